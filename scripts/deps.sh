@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package that tern's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped; apt runs only when needed.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev libssl-dev libunbound-dev libtomlplusplus-dev
+  libspdlog-dev libfmt-dev libcli11-dev
+  # unit tests, benchmarks, fuzzing
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev
+  # real peers for integration tests and benchmarks
+  python3 python3-aiosmtpd swaks libnet-ssleay-perl postfix dnsmasq-base procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks how to configure itself; we only use its tools and private instances.
+echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

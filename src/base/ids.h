@@ -1,0 +1,15 @@
+#pragma once
+// Identifiers that appear in replies and logs: queue ids and session ids.
+#include <string>
+
+namespace tern {
+
+// A queue id is unique across restarts on one host: microseconds since the
+// epoch followed by a per-process counter, in base 36, fixed width (15 chars)
+// so that ids sort by time of creation.
+std::string make_queue_id();
+
+// A session id is unique within one process run; it ties log lines together.
+std::string make_session_id();
+
+}  // namespace tern

@@ -1,0 +1,250 @@
+#include "config/config.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "base/text.h"
+
+namespace tern::config {
+
+const std::string_view kEmbeddedDefault = R"(# tern's embedded default configuration
+data_dir = "var"
+
+[[listener]]
+address = "127.0.0.1:2525"
+
+[local]
+domains = ["localhost"]
+accept_any_user = true
+)";
+
+namespace {
+
+Error config_error(std::string_view source, const toml::source_region& where, std::string message) {
+  return Error{0, "", fmt::format("{}:{}:{}: {}", source, where.begin.line, where.begin.column, message), ""};
+}
+
+// Reads typed values out of a TOML table and reports the first problem with
+// its key and position. Each table lists the keys it knows; anything else
+// is an error.
+class Reader {
+ public:
+  explicit Reader(std::string_view source) : source_(source) {}
+
+  std::optional<Error> error;
+
+  template <class F>
+  void table(const toml::table& t, std::string_view prefix, const std::map<std::string, F>& keys) {
+    for (const auto& [key, node] : t) {
+      if (error) return;
+      auto name = prefix.empty() ? std::string(key.str()) : fmt::format("{}.{}", prefix, key.str());
+      auto it = keys.find(std::string(key.str()));
+      if (it == keys.end()) {
+        fail(node, fmt::format("unknown key '{}'", name));
+      } else {
+        it->second(node, name);
+      }
+    }
+  }
+
+  void string(const toml::node& node, const std::string& name, std::string& out) {
+    if (auto v = node.value<std::string>()) {
+      out = *v;
+    } else {
+      fail(node, fmt::format("'{}' must be a string", name));
+    }
+  }
+
+  template <class Int>
+  void integer(const toml::node& node, const std::string& name, Int& out, std::int64_t min = 0) {
+    auto v = node.value<std::int64_t>();
+    if (!node.is_integer() || !v || *v < min) {
+      fail(node, fmt::format("'{}' must be an integer >= {}", name, min));
+      return;
+    }
+    out = static_cast<Int>(*v);
+  }
+
+  void boolean(const toml::node& node, const std::string& name, bool& out) {
+    if (auto v = node.value<bool>()) {
+      out = *v;
+    } else {
+      fail(node, fmt::format("'{}' must be true or false", name));
+    }
+  }
+
+  void duration(const toml::node& node, const std::string& name, std::chrono::seconds& out) {
+    auto text = node.value<std::string>();
+    auto parsed = text ? parse_duration(*text) : std::nullopt;
+    if (!parsed) {
+      fail(node, fmt::format("'{}' must be a duration such as \"30s\", \"5m\", \"4h\", \"5d\"", name));
+      return;
+    }
+    out = *parsed;
+  }
+
+  void strings(const toml::node& node, const std::string& name, std::vector<std::string>& out) {
+    const auto* array = node.as_array();
+    if (!array) return fail(node, fmt::format("'{}' must be an array of strings", name));
+    out.clear();
+    for (const auto& item : *array) {
+      auto v = item.value<std::string>();
+      if (!v) return fail(item, fmt::format("'{}' must hold only strings", name));
+      out.push_back(to_lower(*v));
+    }
+  }
+
+  void fail(const toml::node& node, std::string message) {
+    if (!error) error = config_error(source_, node.source(), std::move(message));
+  }
+
+ private:
+  std::string_view source_;
+};
+
+using Handler = std::function<void(const toml::node&, const std::string&)>;
+
+void read_limits(Reader& r, const toml::node& node, Limits& l) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'limits' must be a table");
+  std::map<std::string, Handler> keys{
+      {"max_message_size", [&](auto& n, auto& k) { r.integer(n, k, l.max_message_size, 1); }},
+      {"max_recipients", [&](auto& n, auto& k) { r.integer(n, k, l.max_recipients, 1); }},
+      {"max_connections", [&](auto& n, auto& k) { r.integer(n, k, l.max_connections, 1); }},
+      {"max_connections_per_ip", [&](auto& n, auto& k) { r.integer(n, k, l.max_connections_per_ip, 1); }},
+      // RFC 5321 4.5.3.1.4/6: the limits may not go below 512 and 1000.
+      {"max_command_line_length", [&](auto& n, auto& k) { r.integer(n, k, l.max_command_line_length, 512); }},
+      {"max_line_length", [&](auto& n, auto& k) { r.integer(n, k, l.max_line_length, 1000); }},
+      {"max_errors", [&](auto& n, auto& k) { r.integer(n, k, l.max_errors, 1); }},
+      {"max_received_headers", [&](auto& n, auto& k) { r.integer(n, k, l.max_received_headers, 1); }},
+      {"command_timeout", [&](auto& n, auto& k) { r.duration(n, k, l.command_timeout); }},
+      {"data_timeout", [&](auto& n, auto& k) { r.duration(n, k, l.data_timeout); }},
+  };
+  r.table(*t, "limits", keys);
+}
+
+void read_local(Reader& r, const toml::node& node, Local& l) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'local' must be a table");
+  std::map<std::string, Handler> keys{
+      {"domains", [&](auto& n, auto& k) { r.strings(n, k, l.domains); }},
+      {"users", [&](auto& n, auto& k) { r.strings(n, k, l.users); }},
+      {"accept_any_user", [&](auto& n, auto& k) { r.boolean(n, k, l.accept_any_user); }},
+  };
+  r.table(*t, "local", keys);
+}
+
+void read_listeners(Reader& r, const toml::node& node, std::vector<Listener>& out) {
+  const auto* array = node.as_array();
+  if (!array) return r.fail(node, "'listener' must be an array of tables: [[listener]]");
+  for (const auto& item : *array) {
+    const auto* t = item.as_table();
+    if (!t) return r.fail(item, "'listener' must be an array of tables: [[listener]]");
+    Listener listener;
+    std::map<std::string, Handler> keys{
+        {"address", [&](auto& n, auto& k) {
+           r.string(n, k, listener.address);
+           if (!r.error && !parse_listen_address(listener)) {
+             r.fail(n, fmt::format("'{}' must be host:port or [ipv6]:port", k));
+           }
+         }},
+    };
+    r.table(*t, "listener", keys);
+    if (listener.port == 0 && !r.error) r.fail(item, "'listener.address' is required");
+    out.push_back(std::move(listener));
+  }
+}
+
+std::string system_hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
+  if (text == "0") return std::chrono::seconds(0);
+  if (text.size() < 2) return std::nullopt;
+  auto number = parse_decimal(text.substr(0, text.size() - 1));
+  if (!number || *number > 100u * 365 * 86400) return std::nullopt;
+  auto n = static_cast<std::int64_t>(*number);
+  switch (text.back()) {
+    case 's': return std::chrono::seconds(n);
+    case 'm': return std::chrono::seconds(n * 60);
+    case 'h': return std::chrono::seconds(n * 3600);
+    case 'd': return std::chrono::seconds(n * 86400);
+    default: return std::nullopt;
+  }
+}
+
+bool parse_listen_address(Listener& listener) {
+  const auto& a = listener.address;
+  auto colon = a.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string host = a.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']') return false;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return false;  // IPv6 needs brackets
+  }
+  auto port = parse_decimal(std::string_view(a).substr(colon + 1));
+  if (!port || *port == 0 || *port > 65535 || host.empty()) return false;
+  listener.host = host;
+  listener.port = static_cast<std::uint16_t>(*port);
+  return true;
+}
+
+Result<Config> parse(std::string_view text, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return Error{0, "", fmt::format("{}:{}:{}: {}", source_name, e.source().begin.line,
+                                    e.source().begin.column, e.description()), ""};
+  }
+  Config config;
+  Reader r(source_name);
+  std::map<std::string, Handler> keys{
+      {"hostname", [&](auto& n, auto& k) { r.string(n, k, config.hostname); }},
+      {"data_dir", [&](auto& n, auto& k) { r.string(n, k, config.data_dir); }},
+      {"log_level", [&](auto& n, auto& k) {
+         r.string(n, k, config.log_level);
+         static const std::vector<std::string> kLevels{"trace", "debug", "info", "warn",
+                                                       "error", "critical", "off"};
+         if (std::find(kLevels.begin(), kLevels.end(), config.log_level) == kLevels.end()) {
+           r.fail(n, fmt::format("'{}' must be one of trace, debug, info, warn, error, critical, off", k));
+         }
+       }},
+      {"listener", [&](auto& n, auto&) { read_listeners(r, n, config.listeners); }},
+      {"local", [&](auto& n, auto&) { read_local(r, n, config.local); }},
+      {"limits", [&](auto& n, auto&) { read_limits(r, n, config.limits); }},
+  };
+  r.table(root, "", keys);
+  if (r.error) return *r.error;
+  if (config.hostname.empty()) config.hostname = system_hostname();
+  if (config.listeners.empty()) {
+    Listener listener;
+    parse_listen_address(listener);
+    config.listeners.push_back(listener);
+  }
+  return config;
+}
+
+Result<Config> load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{0, "", fmt::format("{}: cannot read the file", path), ""};
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
+}
+
+}  // namespace tern::config

@@ -1,0 +1,64 @@
+#pragma once
+// tern's configuration: a struct with defaults in code; the TOML file only
+// overrides. Keys and meanings are documented in docs/configuration.md.
+#include <chrono>
+#include <optional>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace tern::config {
+
+struct Listener {
+  std::string address = "127.0.0.1:2525";  // host:port, [v6]:port
+  std::string host;                        // parsed from address
+  std::uint16_t port = 0;
+};
+
+struct Local {
+  std::vector<std::string> domains{"localhost"};  // lower-cased
+  std::vector<std::string> users;                 // lower-cased local parts
+  bool accept_any_user = false;
+};
+
+struct Limits {
+  std::uint64_t max_message_size = 26214400;
+  std::size_t max_recipients = 100;
+  std::size_t max_connections = 1000;
+  std::size_t max_connections_per_ip = 50;
+  std::size_t max_command_line_length = 512;
+  std::size_t max_line_length = 1000;
+  std::size_t max_errors = 20;
+  std::size_t max_received_headers = 100;
+  std::chrono::seconds command_timeout{300};  // RFC 5321 4.5.3.2.7: at least 5 minutes
+  std::chrono::seconds data_timeout{600};
+};
+
+struct Config {
+  std::string hostname;  // default: the system's host name
+  std::string data_dir = "var";
+  std::string log_level = "info";
+  std::vector<Listener> listeners;
+  Local local;
+  Limits limits;
+};
+
+// The configuration used when no file is given: SMTP on 127.0.0.1:2525,
+// data in ./var, local domain "localhost", every local part accepted.
+extern const std::string_view kEmbeddedDefault;
+
+// Parses TOML text. Errors name the file, line, column and key:
+//   "tern.toml:12:1: unknown key 'limits.max_foo'".
+Result<Config> parse(std::string_view text, std::string_view source_name);
+Result<Config> load_file(const std::string& path);
+
+// "30s", "5m", "4h", "5d" (and "0").
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+
+// "host:port" or "[v6]:port".
+bool parse_listen_address(Listener& listener);
+
+}  // namespace tern::config

@@ -1,0 +1,86 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace tern::config {
+namespace {
+
+TEST(Config, EmbeddedDefault) {
+  auto c = parse(kEmbeddedDefault, "default");
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  ASSERT_EQ(c->listeners.size(), 1u);
+  EXPECT_EQ(c->listeners[0].host, "127.0.0.1");
+  EXPECT_EQ(c->listeners[0].port, 2525);
+  EXPECT_EQ(c->local.domains, std::vector<std::string>{"localhost"});
+  EXPECT_TRUE(c->local.accept_any_user);
+  EXPECT_FALSE(c->hostname.empty());
+  EXPECT_EQ(c->data_dir, "var");
+}
+
+TEST(Config, AllKeys) {
+  auto c = parse(R"(
+hostname = "mx.example.test"
+data_dir = "/tmp/x"
+log_level = "warn"
+[[listener]]
+address = "[::1]:25"
+[[listener]]
+address = "0.0.0.0:587"
+[local]
+domains = ["Example.TEST"]
+users = ["Alice"]
+accept_any_user = false
+[limits]
+max_message_size = 1000
+max_recipients = 5
+max_connections = 10
+max_connections_per_ip = 2
+max_command_line_length = 2048
+max_line_length = 1000
+max_errors = 3
+max_received_headers = 30
+command_timeout = "2m"
+data_timeout = "1h"
+)", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  EXPECT_EQ(c->hostname, "mx.example.test");
+  EXPECT_EQ(c->listeners[0].host, "::1");
+  EXPECT_EQ(c->listeners[1].port, 587);
+  EXPECT_EQ(c->local.domains[0], "example.test");
+  EXPECT_EQ(c->local.users[0], "alice");
+  EXPECT_EQ(c->limits.max_message_size, 1000u);
+  EXPECT_EQ(c->limits.command_timeout, std::chrono::seconds(120));
+  EXPECT_EQ(c->limits.data_timeout, std::chrono::seconds(3600));
+}
+
+void expect_error(std::string_view text, std::string_view needle) {
+  auto c = parse(text, "t.toml");
+  ASSERT_FALSE(c.ok()) << text;
+  EXPECT_NE(c.error().text.find(needle), std::string::npos) << c.error().text;
+}
+
+TEST(Config, ErrorsNameKeyAndLine) {
+  expect_error("\n[limits]\nmax_foo = 1\n", "t.toml:3:11: unknown key 'limits.max_foo'");
+  expect_error("colour = 1\n", "unknown key 'colour'");
+  expect_error("[limits]\nmax_recipients = \"x\"\n", "t.toml:2:18: 'limits.max_recipients' must be an integer");
+  expect_error("[limits]\nmax_recipients = 0\n", "'limits.max_recipients' must be an integer >= 1");
+  expect_error("[limits]\ncommand_timeout = \"5x\"\n", "'limits.command_timeout' must be a duration");
+  expect_error("[limits]\nmax_line_length = 80\n", "'limits.max_line_length' must be an integer >= 1000");
+  expect_error("[[listener]]\naddress = \"nowhere\"\n", "'listener.address' must be host:port");
+  expect_error("[[listener]]\naddress = \"::1:25\"\n", "'listener.address'");
+  expect_error("[local]\ndomains = [1]\n", "'local.domains' must hold only strings");
+  expect_error("log_level = \"loud\"\n", "'log_level' must be one of");
+  expect_error("hostname = \n", "t.toml:1:");
+}
+
+TEST(Config, Durations) {
+  EXPECT_EQ(parse_duration("30s"), std::chrono::seconds(30));
+  EXPECT_EQ(parse_duration("5d"), std::chrono::seconds(5 * 86400));
+  EXPECT_EQ(parse_duration("0"), std::chrono::seconds(0));
+  EXPECT_FALSE(parse_duration("5").has_value());
+  EXPECT_FALSE(parse_duration("m").has_value());
+  EXPECT_FALSE(parse_duration("-5m").has_value());
+}
+
+}  // namespace
+}  // namespace tern::config

@@ -1,0 +1,371 @@
+#include "smtp/server/session.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "proto/reply.h"
+
+namespace tern::smtp::server {
+
+using proto::Verb;
+
+Session::Session(SessionHost& host, SessionLimits limits, std::string hostname,
+                 std::string session_id, std::string client_address)
+    : host_(host),
+      limits_(limits),
+      hostname_(std::move(hostname)),
+      session_id_(std::move(session_id)),
+      client_address_(std::move(client_address)) {}
+
+void Session::start() { output_ += proto::format_reply(220, "", hostname_ + " ESMTP tern"); }
+
+void Session::refuse(std::string_view enhanced, std::string_view text) {
+  output_ += proto::format_reply(421, enhanced, text);
+  state_ = State::kClosed;
+}
+
+void Session::receive(std::string_view bytes) {
+  if (state_ == State::kClosed) return;
+  input_.append(bytes);
+  process();
+}
+
+void Session::process() {
+  while (state_ != State::kClosed && state_ != State::kCommitting && !input_.empty()) {
+    if (state_ == State::kData) {
+      process_data();
+    } else if (state_ == State::kBdat) {
+      process_bdat();
+    } else if (!process_command_line()) {
+      break;  // no complete line yet
+    }
+  }
+  if (state_ == State::kClosed) input_.clear();
+}
+
+// One command line, RFC 5321 2.3.8 / 4.1.1. Returns false when the buffered
+// input holds no complete line. A line over the limit is skipped to its end
+// and answered with 500 5.5.2; its bytes are not kept.
+bool Session::process_command_line() {
+  auto lf = input_.find('\n');
+  if (lf == std::string::npos) {
+    if (input_.size() > limits_.max_command_line_length) {
+      discarding_long_line_ = true;
+      input_.clear();
+    }
+    return false;
+  }
+  std::string line = input_.substr(0, lf + 1);
+  input_.erase(0, lf + 1);
+  last_verb_ = "-";
+  if (discarding_long_line_ || line.size() > limits_.max_command_line_length) {
+    discarding_long_line_ = false;
+    reply(500, "5.5.2", "Line too long");
+    return true;
+  }
+  // Commands are taken with CRLF or, leniently, a bare LF (as telnet/nc
+  // users type them). DATA content gets no such leniency.
+  line.pop_back();
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  auto command = proto::parse_command_line(line);
+  last_verb_ = command.verb == Verb::kUnknown ? "UNKNOWN" : std::string(proto::verb_name(command.verb));
+  dispatch(command);
+  return true;
+}
+
+void Session::dispatch(const proto::CommandLine& command) {
+  switch (command.verb) {
+    case Verb::kEhlo: return on_ehlo(command, true);
+    case Verb::kHelo: return on_ehlo(command, false);
+    case Verb::kMail: return on_mail(command);
+    case Verb::kRcpt: return on_rcpt(command);
+    case Verb::kData: return on_data(command);
+    case Verb::kBdat: return on_bdat(command);
+    case Verb::kRset:
+      if (!command.argument.empty()) return reply(501, "5.5.4", "Syntax: RSET");
+      return on_rset();
+    case Verb::kNoop: return reply(250, "2.0.0", "Ok");
+    case Verb::kQuit:
+      reply(221, "2.0.0", "Bye");
+      reset_transaction();
+      state_ = State::kClosed;
+      return;
+    case Verb::kVrfy:
+      if (command.argument.empty()) return reply(501, "5.5.4", "Syntax: VRFY address");
+      // RFC 5321 3.5.3: 252 when the server will not verify but will accept.
+      return reply(252, "2.1.5", "Cannot VRFY user, but will accept message and attempt delivery");
+    case Verb::kHelp:
+      return reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY");
+    case Verb::kExpn:
+    case Verb::kStarttls:
+    case Verb::kAuth:
+      return reply(502, "5.5.1", "Command not implemented");
+    case Verb::kUnknown:
+      return reply(500, "5.5.2", "Command unrecognized");
+  }
+}
+
+// RFC 5321 4.1.1.1. The argument is informational; we only bound it.
+void Session::on_ehlo(const proto::CommandLine& command, bool extended) {
+  auto name = command.argument;
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  if (name.empty() || name.size() > proto::kMaxDomain || name.find(' ') != std::string_view::npos) {
+    return reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
+  }
+  reset_transaction();
+  helo_ = std::string(name);
+  extended_ = extended;
+  if (!extended) return reply(250, "", hostname_);
+  output_ += proto::format_multiline(
+      250, {hostname_, "PIPELINING", fmt::format("SIZE {}", limits_.max_message_size), "8BITMIME",
+            "SMTPUTF8", "CHUNKING", "BINARYMIME", "ENHANCEDSTATUSCODES", "DSN"});
+  log_command(last_verb_, 250);
+}
+
+void Session::on_mail(const proto::CommandLine& command) {
+  if (helo_.empty()) return reply(503, "5.5.1", "Send HELO/EHLO first");
+  if (in_transaction_) return reply(503, "5.5.1", "Nested MAIL command");
+  if (command.malformed) return reply(501, "5.5.4", "Syntax: MAIL FROM:<address>");
+  // The parameters decide whether UTF-8 is allowed in the path (RFC 6531
+  // 3.4), so find them first with a permissive parse, then parse strictly.
+  auto loose = proto::parse_path(command.argument, {true, true, false});
+  if (!loose) return reply_error(loose.error());
+  if (!extended_ && !loose->rest.empty()) {
+    return reply(555, "5.5.4", "Parameters need EHLO");  // RFC 5321 4.1.1.11
+  }
+  auto params = proto::parse_mail_parameters(loose->rest);
+  if (!params) return reply_error(params.error());
+  auto path = proto::parse_path(command.argument, {params->smtputf8, true, false});
+  if (!path) return reply_error(path.error());
+  if (params->size && *params->size > limits_.max_message_size) {
+    // RFC 1870 6.1: reject at MAIL when the declared size is too large.
+    return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+  }
+  envelope_ = {};
+  envelope_.reverse_path = path->path;
+  envelope_.params = std::move(params.value());
+  in_transaction_ = true;
+  reply(250, "2.1.0", "Ok");
+}
+
+void Session::on_rcpt(const proto::CommandLine& command) {
+  if (!in_transaction_) return reply(503, "5.5.1", "Need MAIL command");
+  if (bdat_seen_) return reply(503, "5.5.1", "RCPT after BDAT");
+  if (command.malformed) return reply(501, "5.5.4", "Syntax: RCPT TO:<address>");
+  auto path = proto::parse_path(command.argument, {envelope_.params.smtputf8, false, true});
+  if (!path) return reply_error(path.error());
+  auto params = proto::parse_rcpt_parameters(path->rest);
+  if (!params) return reply_error(params.error());
+  if (envelope_.recipients.size() >= limits_.max_recipients) {
+    return reply(452, "4.5.3", "Too many recipients");  // RFC 5321 4.5.3.1.10
+  }
+  if (auto allowed = host_.check_recipient(path->path); !allowed) return reply_error(allowed.error());
+  envelope_.recipients.push_back({path->path.mailbox, std::move(params.value())});
+  reply(250, "2.1.5", "Ok");
+}
+
+void Session::on_data(const proto::CommandLine& command) {
+  if (!command.argument.empty()) return reply(501, "5.5.4", "Syntax: DATA");
+  if (!in_transaction_) return reply(503, "5.5.1", "Need MAIL command");
+  if (envelope_.recipients.empty()) return reply(503, "5.5.1", "Need RCPT command");
+  if (bdat_seen_) return reply(503, "5.5.1", "DATA after BDAT");
+  if (envelope_.params.body == proto::Body::kBinaryMime) {
+    return reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT");  // RFC 3030 3
+  }
+  if (!begin_message()) return;
+  data_reader_ = std::make_unique<proto::DataReader>(limits_.max_line_length);
+  state_ = State::kData;
+  reply(354, "", "End data with <CR><LF>.<CR><LF>");
+}
+
+// RFC 3030 2: "BDAT" SP chunk-size [SP "LAST"]. The chunk's octets follow at
+// once and must be read even when the command fails.
+void Session::on_bdat(const proto::CommandLine& command) {
+  auto arg = command.argument;
+  auto space = arg.find(' ');
+  auto size = parse_decimal(arg.substr(0, space));
+  bool last = space != std::string_view::npos && iequals(arg.substr(space + 1), "LAST");
+  if (!size || (space != std::string_view::npos && !last)) {
+    return reply(501, "5.5.4", "Syntax: BDAT chunk-size [LAST]");
+  }
+  bdat_remaining_ = *size;
+  bdat_last_ = last;
+  state_ = State::kBdat;
+  if (!in_transaction_) {
+    bdat_reject_ = Error{503, "5.5.1", "Need MAIL command", ""};
+  } else if (envelope_.recipients.empty()) {
+    bdat_reject_ = Error{503, "5.5.1", "Need RCPT command", ""};
+  } else if (data_reader_) {
+    bdat_reject_ = Error{503, "5.5.1", "BDAT after DATA", ""};
+  } else if (!message_open_ && !message_error_) {
+    bdat_seen_ = true;
+    if (!begin_message()) bdat_reject_ = Error{451, "4.3.0", "Temporary failure", ""};
+  }
+  if (bdat_remaining_ == 0) bdat_chunk_done();
+}
+
+void Session::on_rset() {
+  reset_transaction();
+  reply(250, "2.0.0", "Ok");
+}
+
+void Session::process_data() {
+  content_buffer_.clear();
+  auto consumed = data_reader_->feed(input_, content_buffer_);
+  input_.erase(0, consumed);
+  write_content(content_buffer_);
+  if (!data_reader_->done()) return;
+  if (!message_error_ && data_reader_->bare_line_ending()) {
+    // RFC 5321 2.3.8; see ../shared/conformance/smuggling.
+    message_error_ = Error{554, "5.6.0", "Bare CR or LF in message data", "bare CR or LF in DATA"};
+  }
+  if (!message_error_ && data_reader_->line_too_long()) {
+    message_error_ = Error{554, "5.6.0", "Message line too long", "text line over max_line_length"};
+  }
+  finish_message();
+}
+
+void Session::process_bdat() {
+  auto take = static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining_, input_.size()));
+  if (!bdat_reject_) write_content(std::string_view(input_).substr(0, take));
+  input_.erase(0, take);
+  bdat_remaining_ -= take;
+  if (bdat_remaining_ == 0) bdat_chunk_done();
+}
+
+void Session::bdat_chunk_done() {
+  state_ = State::kCommand;
+  if (bdat_reject_) {
+    auto error = std::move(*bdat_reject_);
+    bdat_reject_.reset();
+    return reply_error(error);
+  }
+  if (bdat_last_) return finish_message();
+  // RFC 3030 2: each chunk is acknowledged; after an error the client is
+  // expected to RSET, and later chunks get the same error.
+  if (message_error_) return reply_error(*message_error_);
+  reply(250, "2.0.0", fmt::format("{} octets received", message_size_));
+}
+
+bool Session::begin_message() {
+  envelope_.helo = helo_;
+  envelope_.client_address = client_address_;
+  envelope_.protocol = envelope_.params.smtputf8 ? "UTF8SMTP" : extended_ ? "ESMTP" : "SMTP";
+  auto id = host_.begin_message(envelope_);
+  if (!id) {
+    reply_error(id.error());
+    return false;
+  }
+  queue_id_ = std::move(id.value());
+  message_open_ = true;
+  message_size_ = 0;
+  received_counter_ = {};
+  message_error_.reset();
+  if (auto written = host_.write_message(received_header()); !written) message_error_ = written.error();
+  return true;
+}
+
+void Session::write_content(std::string_view content) {
+  if (message_error_ || content.empty()) return;
+  message_size_ += content.size();
+  if (message_size_ > limits_.max_message_size) {
+    message_error_ = Error{552, "5.3.4", "Message size exceeds fixed maximum message size", ""};
+    return;
+  }
+  received_counter_.feed(content);
+  if (received_counter_.count() > limits_.max_received_headers) {
+    // RFC 5321 6.3: too many Received fields means a mail loop.
+    message_error_ = Error{554, "5.4.6", "Too many Received headers: mail loop", ""};
+    return;
+  }
+  if (auto written = host_.write_message(content); !written) message_error_ = written.error();
+}
+
+void Session::finish_message() {
+  if (message_error_) {
+    auto error = std::move(*message_error_);
+    reset_transaction();
+    state_ = State::kCommand;
+    return reply_error(error);
+  }
+  state_ = State::kCommitting;  // the driver makes it durable, then calls committed()
+}
+
+void Session::committed(const Result<void>& result) {
+  message_open_ = false;  // the host owns the outcome either way
+  state_ = State::kCommand;
+  if (result) {
+    spdlog::info("event=queued session={} queue_id={} from={} size={} rcpts={}", session_id_, queue_id_,
+                 log_value("<" + envelope_.reverse_path.mailbox.to_string() + ">"), message_size_,
+                 envelope_.recipients.size());
+    reply(250, "2.0.0", "Ok: queued as " + queue_id_);
+  } else {
+    reply_error(result.error());
+  }
+  reset_transaction();
+  process();
+}
+
+void Session::timed_out() {
+  if (state_ == State::kClosed) return;
+  reset_transaction();
+  last_verb_ = "-";
+  reply(421, "4.4.2", hostname_ + " Error: timeout exceeded");
+  state_ = State::kClosed;
+}
+
+std::string Session::received_header() const {
+  // RFC 5321 4.4 Time-stamp-line; RFC 5322 3.3 date-time.
+  std::time_t now = host_.now();
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char date[64];
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  bool ipv6 = client_address_.find(':') != std::string::npos;
+  std::string header = fmt::format("Received: from {} ([{}{}])\r\n\tby {} (tern) with {} id {}", helo_,
+                                   ipv6 ? "IPv6:" : "", client_address_, hostname_, envelope_.protocol,
+                                   queue_id_);
+  if (envelope_.recipients.size() == 1) {
+    header += fmt::format("\r\n\tfor <{}>", envelope_.recipients.front().mailbox.to_string());
+  }
+  return header + fmt::format("; {}\r\n", date);
+}
+
+void Session::reset_transaction() {
+  if (message_open_) host_.discard_message();
+  message_open_ = false;
+  in_transaction_ = false;
+  bdat_seen_ = false;
+  data_reader_.reset();
+  message_error_.reset();
+  envelope_ = {};
+}
+
+void Session::reply(int code, std::string_view enhanced, std::string_view text) {
+  output_ += proto::format_reply(code, enhanced, text);
+  log_command(last_verb_, code);
+  if (code < 400 || code == 421) return;
+  // Postfix's hard error limit: a client that keeps failing is cut off.
+  if (++errors_ >= limits_.max_errors) {
+    reset_transaction();
+    output_ += proto::format_reply(421, "4.7.0", hostname_ + " Error: too many errors");
+    spdlog::info("event=too_many_errors session={} errors={}", session_id_, errors_);
+    state_ = State::kClosed;
+  }
+}
+
+void Session::reply_error(const Error& error) {
+  if (!error.detail.empty()) {
+    spdlog::info("event=reject session={} verb={} reply={} detail={}", session_id_, last_verb_,
+                 error.code, log_value(error.detail));
+  }
+  reply(error.code, error.enhanced, error.text);
+}
+
+void Session::log_command(std::string_view verb, int code) const {
+  spdlog::info("event=command session={} verb={} reply={}", session_id_, verb, code);
+}
+
+}  // namespace tern::smtp::server

@@ -1,0 +1,236 @@
+#include "smtp/server/session.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+namespace tern::smtp::server {
+namespace {
+
+// A host that accepts users "alice" and "postmaster" at example.test and
+// keeps committed messages in memory.
+class FakeHost : public SessionHost {
+ public:
+  Result<void> check_recipient(const proto::Path& rcpt) override {
+    auto local = rcpt.mailbox.local_part;
+    if (rcpt.mailbox.domain.empty() || local == "alice" || local == "postmaster") return {};
+    if (rcpt.mailbox.domain != "example.test") return Error{554, "5.7.1", "Relay access denied", ""};
+    return Error{550, "5.1.1", "User unknown", ""};
+  }
+  Result<std::string> begin_message(const proto::Envelope& envelope) override {
+    envelope_ = envelope;
+    current_.clear();
+    return std::string("QID") + std::to_string(++begun_);
+  }
+  Result<void> write_message(std::string_view content) override {
+    current_ += content;
+    return {};
+  }
+  void discard_message() override { ++discarded_; }
+  std::time_t now() override { return 0; }
+
+  proto::Envelope envelope_;
+  std::string current_;
+  int begun_ = 0;
+  int discarded_ = 0;
+};
+
+struct Run {
+  std::string output;
+  std::vector<std::string> messages;
+  int discarded = 0;
+};
+
+// Plays `input` into a fresh session in two pieces cut at `split`,
+// committing every message the session completes.
+Run play(std::string_view input, std::size_t split, SessionLimits limits = {}) {
+  FakeHost host;
+  Session session(host, limits, "mx.example.test", "S1", "192.0.2.1");
+  Run run;
+  session.start();
+  auto feed = [&](std::string_view bytes) {
+    session.receive(bytes);
+    while (session.awaiting_commit()) {
+      run.messages.push_back(host.current_);
+      session.committed({});
+    }
+  };
+  feed(input.substr(0, split));
+  feed(input.substr(split));
+  run.output = session.take_output();
+  run.discarded = host.discarded_;
+  return run;
+}
+
+// Reply codes in order (the first three digits of each final reply line).
+std::vector<std::string> codes(const std::string& output) {
+  std::vector<std::string> out;
+  std::regex line_re("(\\d{3}) [^\r]*\r\n");
+  for (auto it = std::sregex_iterator(output.begin(), output.end(), line_re); it != std::sregex_iterator();
+       ++it) {
+    out.push_back((*it)[1]);
+  }
+  return out;
+}
+
+// The replies are the same wherever TCP cuts the input.
+std::vector<std::string> codes_at_every_split(std::string_view input, SessionLimits limits = {}) {
+  auto expected = play(input, input.size(), limits);
+  for (std::size_t split = 0; split < input.size(); ++split) {
+    auto run = play(input, split, limits);
+    EXPECT_EQ(run.output, expected.output) << "split " << split;
+    EXPECT_EQ(run.messages, expected.messages) << "split " << split;
+  }
+  return codes(expected.output);
+}
+
+using Codes = std::vector<std::string>;
+
+TEST(Session, SimpleTransaction) {
+  auto c = codes_at_every_split(
+      "EHLO client.example\r\nMAIL FROM:<bob@client.example>\r\nRCPT TO:<alice@example.test>\r\n"
+      "DATA\r\nSubject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "354", "250", "221"}));
+  auto run = play("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nx\r\n.\r\n", 0);
+  ASSERT_EQ(run.messages.size(), 1u);
+  EXPECT_NE(run.messages[0].find("Received: from c ([192.0.2.1])\r\n\tby mx.example.test (tern) with ESMTP id QID1"
+                                 "\r\n\tfor <alice@example.test>; Thu, 01 Jan 1970 00:00:00 +0000\r\nx\r\n"),
+            std::string::npos)
+      << run.messages[0];
+  EXPECT_NE(run.output.find("250 2.0.0 Ok: queued as QID1\r\n"), std::string::npos);
+}
+
+TEST(Session, DotUnstuffing) {
+  auto run = play("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n..a\r\n...\r\n.\r\n", 3);
+  ASSERT_EQ(run.messages.size(), 1u);
+  EXPECT_TRUE(run.messages[0].ends_with("\r\n.a\r\n..\r\n"));
+}
+
+TEST(Session, SequenceErrors) {
+  EXPECT_EQ(codes_at_every_split("MAIL FROM:<>\r\nEHLO c\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+                                 "MAIL FROM:<>\r\nMAIL FROM:<>\r\n"),
+            (Codes{"220", "503", "250", "503", "503", "250", "503"}));
+}
+
+TEST(Session, SyntaxAndUnknownCommands) {
+  EXPECT_EQ(codes_at_every_split("EHLO\r\nEHLO c\r\nFOO\r\nMAIL FROM:<bad\r\nMAIL <a@b.c>\r\n"
+                                 "MAIL FROM:<> FOO=1\r\nVRFY alice\r\nHELP\r\nNOOP\r\nRSET\r\nEXPN x\r\n"),
+            (Codes{"220", "501", "250", "500", "501", "501", "555", "252", "214", "250", "250", "502"}));
+}
+
+TEST(Session, EnhancedStatusCodes) {
+  auto run = play("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<nobody@example.test>\r\nRCPT TO:<x@other.example>\r\n", 0);
+  EXPECT_NE(run.output.find("550 5.1.1 "), std::string::npos);
+  EXPECT_NE(run.output.find("554 5.7.1 "), std::string::npos);
+  EXPECT_NE(run.output.find("250 2.1.0 "), std::string::npos);
+}
+
+TEST(Session, TooManyRecipients) {
+  SessionLimits limits;
+  limits.max_recipients = 2;
+  auto c = codes_at_every_split(
+      "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<postmaster>\r\n"
+      "RCPT TO:<alice@example.test>\r\n",
+      limits);
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "250", "452"}));
+}
+
+TEST(Session, SizeLimits) {
+  SessionLimits limits;
+  limits.max_message_size = 10;
+  auto c = codes_at_every_split(
+      "EHLO c\r\nMAIL FROM:<> SIZE=11\r\nMAIL FROM:<> SIZE=10\r\nRCPT TO:<alice@example.test>\r\n"
+      "DATA\r\n0123456789\r\n.\r\nNOOP\r\n",
+      limits);
+  EXPECT_EQ(c, (Codes{"220", "250", "552", "250", "250", "354", "552", "250"}));
+}
+
+TEST(Session, BareLineEndingsRejectedAfterData) {
+  auto run = play("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+                  "a\n.\nMAIL FROM:<ceo@victim.example>\r\n.\r\n",
+                  0);
+  EXPECT_EQ(codes(run.output), (Codes{"220", "250", "250", "250", "354", "554"}));
+  EXPECT_TRUE(run.messages.empty());
+  EXPECT_EQ(run.discarded, 1);
+}
+
+TEST(Session, Pipelining) {
+  // Two whole transactions in one write: replies in order, one message each.
+  std::string txn = "MAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nx\r\n.\r\n";
+  auto c = codes_at_every_split("EHLO c\r\n" + txn + txn + "QUIT\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"}));
+}
+
+TEST(Session, Chunking) {
+  auto c = codes_at_every_split(
+      "EHLO c\r\nMAIL FROM:<> BODY=BINARYMIME\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+      "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n"
+      "MAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nBDAT 0 LAST\r\nBDAT 2\r\nxyQUIT\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "503", "250", "250", "250", "250", "250", "503", "221"}));
+  auto run = play("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nBDAT 5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n", 0);
+  ASSERT_EQ(run.messages.size(), 1u);
+  EXPECT_TRUE(run.messages[0].ends_with("\r\nab\r\ncd\r\n"));
+}
+
+TEST(Session, LongCommandLine) {
+  auto c = codes_at_every_split("EHLO c\r\nNOOP " + std::string(600, 'x') + "\r\nNOOP\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "500", "250"}));
+}
+
+TEST(Session, ErrorLimitCloses) {
+  SessionLimits limits;
+  limits.max_errors = 3;
+  auto run = play("FOO\r\nFOO\r\nFOO\r\nNOOP\r\n", 0, limits);
+  EXPECT_EQ(codes(run.output), (Codes{"220", "500", "500", "500", "421"}));
+}
+
+TEST(Session, MailLoop) {
+  SessionLimits limits;
+  limits.max_received_headers = 2;
+  std::string three = "Received: a\r\nReceived: b\r\nReceived: c\r\n\r\nbody\r\n.\r\n";
+  auto c = codes_at_every_split("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n" + three, limits);
+  EXPECT_EQ(c.back(), "554");
+  auto run = play("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n" + three, 0, limits);
+  EXPECT_NE(run.output.find("554 5.4.6"), std::string::npos);
+}
+
+TEST(Session, Smtputf8) {
+  auto c = codes_at_every_split(
+      "EHLO c\r\nMAIL FROM:<d\xc3\xb6rte@example.test>\r\nMAIL FROM:<d\xc3\xb6rte@example.test> SMTPUTF8\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "553", "250"}));
+}
+
+TEST(Session, DsnParametersStored) {
+  FakeHost host;
+  Session session(host, {}, "mx", "S1", "192.0.2.1");
+  session.receive("EHLO c\r\nMAIL FROM:<> RET=HDRS ENVID=abc\r\n"
+                  "RCPT TO:<alice@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;alice@example.test\r\n"
+                  "DATA\r\n.\r\n");
+  ASSERT_TRUE(session.awaiting_commit());
+  EXPECT_EQ(host.envelope_.params.ret, proto::Ret::kHdrs);
+  EXPECT_EQ(host.envelope_.params.envid, "abc");
+  ASSERT_EQ(host.envelope_.recipients.size(), 1u);
+  EXPECT_EQ(host.envelope_.recipients[0].params.notify, proto::kNotifySuccess | proto::kNotifyFailure);
+  EXPECT_EQ(host.envelope_.recipients[0].params.orcpt, "rfc822;alice@example.test");
+}
+
+TEST(Session, CommitFailureIsTemporary) {
+  FakeHost host;
+  Session session(host, {}, "mx", "S1", "192.0.2.1");
+  session.receive("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n.\r\nNOOP\r\n");
+  ASSERT_TRUE(session.awaiting_commit());
+  session.take_output();
+  session.committed(Error{452, "4.3.1", "Insufficient system storage", "disk full"});
+  EXPECT_EQ(codes(session.take_output()), (Codes{"452", "250"}));
+}
+
+TEST(Session, Timeout) {
+  FakeHost host;
+  Session session(host, {}, "mx", "S1", "192.0.2.1");
+  session.timed_out();
+  EXPECT_TRUE(session.closed());
+  EXPECT_EQ(session.take_output(), "421 4.4.2 mx Error: timeout exceeded\r\n");
+}
+
+}  // namespace
+}  // namespace tern::smtp::server

@@ -1,0 +1,131 @@
+#include "delivery/maildir.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/text.h"
+
+namespace tern::delivery {
+namespace {
+
+constexpr std::size_t kBlock = 64 * 1024;
+
+// Keeps [a-z0-9._+=-]; everything else (and a leading dot) becomes %XX.
+std::string path_safe(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
+                c == '=' || c == '-' || (c == '.' && i > 0);
+    out += keep ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
+  }
+  return out.empty() ? "%" : out;
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+Error read_error(const std::string& path) {
+  return Error{451, "4.3.0", "Local error in processing", fmt::format("read {}: {}", path, std::strerror(errno))};
+}
+
+}  // namespace
+
+Maildir::Maildir(std::string mail_root, std::string hostname, queue::FileSystem& fs)
+    : root_(std::move(mail_root)), fs_(fs) {
+  for (char c : hostname) {
+    if (c == '/') hostname_ += "\\057";
+    else if (c == ':') hostname_ += "\\072";
+    else hostname_ += c;
+  }
+}
+
+std::string Maildir::mailbox_dir(const proto::Mailbox& r) const {
+  auto local = to_lower(proto::unquote_local_part(r.local_part));
+  return fmt::format("{}/{}/{}", root_, path_safe(to_lower(r.domain)), path_safe(local));
+}
+
+Result<void> Maildir::ensure_dirs(const std::string& dir) {
+  {
+    std::lock_guard lock(dirs_mutex_);
+    if (known_dirs_.count(dir)) return {};
+  }
+  for (const auto* sub : {"/tmp", "/new", "/cur"}) {
+    if (!queue::make_dirs(dir + sub)) {
+      return Error{451, "4.3.0", "Local error in processing", fmt::format("cannot create {}{}", dir, sub)};
+    }
+  }
+  std::lock_guard lock(dirs_mutex_);
+  known_dirs_.insert(dir);
+  return {};
+}
+
+Result<void> Maildir::deliver(const MaildirMessage& message, const proto::Mailbox& recipient) {
+  auto dir = mailbox_dir(recipient);
+  auto name = fmt::format("{}.R{}.{}", message.queue_id, message.recipient_index, hostname_);
+  auto final_path = dir + "/new/" + name;
+  // Delivered before a crash that came before the queue file was removed.
+  if (exists(final_path) || exists(dir + "/cur/" + name + ":2,")) return {};
+  if (auto made = ensure_dirs(dir); !made) return made;
+  auto tmp_path = dir + "/tmp/" + name;
+  fs_.unlink(tmp_path);  // a leftover from an interrupted attempt
+  auto fd = fs_.create(tmp_path);
+  if (!fd) return fd.error();
+  auto result = copy_message(*fd, message, recipient);
+  if (result) result = fs_.sync(*fd);
+  fs_.close(*fd);
+  if (result) result = fs_.rename(tmp_path, final_path);
+  if (result) result = fs_.sync_dir(dir + "/new");
+  if (!result) fs_.unlink(tmp_path);
+  return result;
+}
+
+// Return-Path and Delivered-To, then the message with CRLF turned into LF
+// (the Unix convention Maildir readers expect), streamed in blocks.
+Result<void> Maildir::copy_message(int fd, const MaildirMessage& m, const proto::Mailbox& recipient) {
+  std::string out = fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", m.return_path,
+                                to_lower(recipient.to_string()));
+  int in = ::open(m.queue_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return read_error(m.queue_file);
+  std::string block(kBlock, '\0');
+  auto offset = static_cast<off_t>(m.offset);
+  bool pending_cr = false;
+  Result<void> result;
+  while (result) {
+    auto n = ::pread(in, block.data(), block.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      result = read_error(m.queue_file);
+      break;
+    }
+    if (n == 0) break;
+    offset += n;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+      char c = block[i];
+      if (m.binary) {
+        out += c;
+        continue;
+      }
+      if (pending_cr && c != '\n') out += '\r';
+      pending_cr = c == '\r';
+      if (!pending_cr) out += c;
+    }
+    if (out.size() >= kBlock) {
+      result = fs_.write(fd, out);
+      out.clear();
+    }
+  }
+  ::close(in);
+  if (pending_cr) out += '\r';
+  if (result && !out.empty()) result = fs_.write(fd, out);
+  return result;
+}
+
+}  // namespace tern::delivery

@@ -1,0 +1,50 @@
+#pragma once
+// Local delivery into Maildir (https://cr.yp.to/proto/maildir.html):
+// data_dir/mail/<domain>/<local-part>/{tmp,new,cur}. The message is written
+// to tmp/, fdatasync'd, renamed into new/, and new/ is fsync'd.
+//
+// File names are derived from the queue id and the recipient's index, so a
+// delivery repeated after a crash (delivered, but not yet removed from the
+// queue) finds its file and does not deliver twice.
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "proto/address.h"
+#include "queue/fs.h"
+
+namespace tern::delivery {
+
+struct MaildirMessage {
+  std::string queue_id;
+  std::size_t recipient_index = 0;
+  std::string return_path;      // RFC 5321 4.4: added at final delivery
+  std::string queue_file;       // the spool file holding the message
+  std::size_t offset = 0;       // where the message starts in it
+  bool binary = false;          // BINARYMIME: copy octets unchanged
+};
+
+class Maildir {
+ public:
+  Maildir(std::string mail_root, std::string hostname, queue::FileSystem& fs = queue::posix_fs());
+
+  Result<void> deliver(const MaildirMessage& message, const proto::Mailbox& recipient);
+
+  // data_dir/mail/<domain>/<local-part>: the local part unquoted and
+  // lower-cased, with anything that could leave the folder escaped.
+  std::string mailbox_dir(const proto::Mailbox& recipient) const;
+
+ private:
+  Result<void> ensure_dirs(const std::string& dir);
+  Result<void> copy_message(int fd, const MaildirMessage& message, const proto::Mailbox& recipient);
+
+  std::string root_;
+  std::string hostname_;  // with "/" and ":" escaped, as the Maildir spec asks
+  queue::FileSystem& fs_;
+  std::mutex dirs_mutex_;
+  std::set<std::string> known_dirs_;
+};
+
+}  // namespace tern::delivery

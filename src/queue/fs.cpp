@@ -1,0 +1,85 @@
+#include "queue/fs.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tern::queue {
+namespace {
+
+Error io_error(std::string_view what, const std::string& path, int err) {
+  auto detail = fmt::format("{} {}: {}", what, path, std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT) {
+    return Error{452, "4.3.1", "Insufficient system storage", std::move(detail)};
+  }
+  return Error{451, "4.3.0", "Local error in processing", std::move(detail)};
+}
+
+class PosixFs : public FileSystem {
+ public:
+  Result<int> create(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return io_error("create", path, errno);
+    return fd;
+  }
+
+  Result<void> write(int fd, std::string_view data) override {
+    while (!data.empty()) {
+      auto n = ::write(fd, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return io_error("write", fmt::format("fd {}", fd), errno);
+      }
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+  }
+
+  Result<void> sync(int fd) override {
+    if (::fdatasync(fd) != 0) return io_error("fdatasync", fmt::format("fd {}", fd), errno);
+    return {};
+  }
+
+  void close(int fd) override { ::close(fd); }
+
+  Result<void> rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return io_error("rename", from, errno);
+    return {};
+  }
+
+  Result<void> sync_dir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return io_error("open dir", path, errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return io_error("fsync dir", path, err);
+    return {};
+  }
+
+  void unlink(const std::string& path) override { ::unlink(path.c_str()); }
+};
+
+}  // namespace
+
+FileSystem& posix_fs() {
+  static PosixFs fs;
+  return fs;
+}
+
+bool make_dirs(const std::string& path) {
+  for (std::size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos == path.size() || path[pos] == '/') {
+      auto prefix = path.substr(0, pos);
+      if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) return false;
+    }
+  }
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace tern::queue

@@ -1,0 +1,149 @@
+#include "queue/spool.h"
+
+#include <dirent.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "queue/envelope_file.h"
+
+namespace tern::queue {
+namespace {
+
+constexpr std::size_t kWriteBlock = 64 * 1024;
+
+std::vector<std::string> list_dir(const std::string& path) {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return names;
+  while (auto* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());  // queue ids sort by time of arrival
+  return names;
+}
+
+}  // namespace
+
+SpoolWriter::~SpoolWriter() {
+  if (fd_ >= 0) spool_.fs_.close(fd_);
+  if (!committed_) spool_.fs_.unlink(spool_.tmp_path(id_));
+}
+
+Result<void> SpoolWriter::write(std::string_view data) {
+  pending_.append(data);
+  if (pending_.size() >= kWriteBlock) return flush();
+  return {};
+}
+
+Result<void> SpoolWriter::flush() {
+  auto result = spool_.fs_.write(fd_, pending_);
+  pending_.clear();
+  pending_.shrink_to_fit();
+  return result;
+}
+
+Spool::Spool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir)), fs_(fs) {}
+
+Spool::~Spool() { stop(); }
+
+Result<std::vector<std::string>> Spool::open() {
+  for (const auto* sub : {"/tmp", "/active"}) {
+    if (!make_dirs(dir_ + sub)) {
+      return Error{451, "4.3.0", "Queue unavailable", fmt::format("cannot create {}{}", dir_, sub)};
+    }
+  }
+  // A file in tmp/ was never acknowledged: the client got no 250 for it.
+  for (const auto& name : list_dir(dir_ + "/tmp")) {
+    spdlog::info("event=cleanup path={}", log_value(tmp_path(name)));
+    fs_.unlink(tmp_path(name));
+  }
+  committer_ = std::thread([this] { run_committer(); });
+  return list_dir(dir_ + "/active");
+}
+
+void Spool::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (committer_.joinable()) committer_.join();
+}
+
+Result<std::unique_ptr<SpoolWriter>> Spool::create(const std::string& id, const proto::Envelope& envelope) {
+  auto fd = fs_.create(tmp_path(id));
+  if (!fd) return fd.error();
+  std::unique_ptr<SpoolWriter> writer(new SpoolWriter(*this, id, *fd));
+  if (auto written = writer->write(serialize_envelope(envelope)); !written) return written.error();
+  return writer;
+}
+
+void Spool::commit(std::unique_ptr<SpoolWriter> writer, CommitDone done) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back({std::move(writer), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void Spool::remove(const std::string& id) { fs_.unlink(active_path(id)); }
+
+void Spool::run_committer() {
+  std::vector<PendingCommit> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and nothing left to commit
+      batch.swap(pending_);
+    }
+    commit_batch(batch);
+    batch.clear();
+  }
+}
+
+// For each message: flush, fdatasync, close, rename into active/; then one
+// fsync of active/ makes every rename of the batch durable.
+void Spool::commit_batch(std::vector<PendingCommit>& batch) {
+  std::vector<Result<void>> results;
+  results.reserve(batch.size());
+  bool any_renamed = false;
+  for (auto& pending : batch) {
+    auto& w = *pending.writer;
+    Result<void> result = w.flush();
+    if (result) result = fs_.sync(w.fd_);
+    fs_.close(w.fd_);
+    w.fd_ = -1;
+    if (result) result = fs_.rename(tmp_path(w.id_), active_path(w.id_));
+    if (result) {
+      w.committed_ = true;
+      any_renamed = true;
+    }
+    results.push_back(std::move(result));
+  }
+  if (any_renamed) {
+    if (auto synced = fs_.sync_dir(dir_ + "/active"); !synced) {
+      // Not known to be durable: refuse every message of the batch (the
+      // client retries) and take them back out of the queue.
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!results[i]) continue;
+        fs_.unlink(active_path(batch[i].writer->id_));
+        results[i] = synced.error();
+      }
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!results[i]) {
+      spdlog::error("event=commit_failed queue_id={} detail={}", batch[i].writer->id_,
+                    log_value(results[i].error().detail));
+    }
+    batch[i].done(std::move(results[i]));
+  }
+}
+
+}  // namespace tern::queue

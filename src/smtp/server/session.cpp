@@ -316,6 +316,11 @@ void Session::timed_out() {
   state_ = State::kClosed;
 }
 
+void Session::abort() {
+  reset_transaction();
+  state_ = State::kClosed;
+}
+
 std::string Session::received_header() const {
   // RFC 5321 4.4 Time-stamp-line; RFC 5322 3.3 date-time.
   std::time_t now = host_.now();

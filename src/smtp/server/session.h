@@ -62,6 +62,8 @@ class Session {
   void committed(const Result<void>& result);
   // Timeouts, RFC 5321 4.5.3.2: 421 and close.
   void timed_out();
+  // The connection is gone: drop any message in progress, send nothing.
+  void abort();
 
   std::string take_output() { return std::exchange(output_, {}); }
   bool has_output() const { return !output_.empty(); }

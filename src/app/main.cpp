@@ -1,0 +1,39 @@
+// tern: the command line. `tern serve`, `tern check-config`, `tern --version`.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "app/serve.h"
+#include "config/config.h"
+
+namespace {
+
+tern::Result<tern::config::Config> load(const std::string& path) {
+  if (path.empty()) return tern::config::parse(tern::config::kEmbeddedDefault, "(embedded default)");
+  return tern::config::load_file(path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tern: a mail transfer agent"};
+  app.set_version_flag("--version", std::string("tern ") + TERN_VERSION);
+  app.require_subcommand(1);
+  std::string config_path;
+  auto* serve = app.add_subcommand("serve", "Run the SMTP server in the foreground");
+  serve->add_option("--config,-c", config_path, "Configuration file (TOML); default: the embedded default");
+  auto* check = app.add_subcommand("check-config", "Validate the configuration and exit");
+  check->add_option("--config,-c", config_path, "Configuration file (TOML)");
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = load(config_path);
+  if (!config) {
+    std::cerr << "tern: config " << config.error().text << "\n";
+    return 1;
+  }
+  if (check->parsed()) {
+    std::cout << "config ok\n";
+    return 0;
+  }
+  return tern::app::serve(*config);
+}

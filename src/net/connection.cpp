@@ -1,0 +1,157 @@
+#include "net/connection.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "net/server.h"
+#include "smtp/server/session.h"
+
+namespace tern::net {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadBuffer = 4096;
+
+// The session's window on the world: recipient policy and the spool.
+class SpoolHost : public smtp::server::SessionHost {
+ public:
+  SpoolHost(const ServerContext& context, std::string session_id)
+      : context_(context), session_id_(std::move(session_id)) {}
+
+  Result<void> check_recipient(const proto::Path& recipient) override {
+    return context_.policy.check(recipient);
+  }
+
+  Result<std::string> begin_message(const proto::Envelope& envelope) override {
+    auto id = make_queue_id();
+    auto writer = context_.spool.create(id, envelope);
+    if (!writer) {
+      spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(writer.error().detail));
+      return writer.error();
+    }
+    writer_ = std::move(writer.value());
+    return id;
+  }
+
+  Result<void> write_message(std::string_view content) override {
+    if (!writer_) return Error{451, "4.3.0", "Local error in processing", "no open message"};
+    auto written = writer_->write(content);
+    if (!written) {
+      spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(written.error().detail));
+    }
+    return written;
+  }
+
+  void discard_message() override { writer_.reset(); }
+
+  std::time_t now() override { return std::time(nullptr); }
+
+  // Group commit; resumes on this connection's executor with the outcome.
+  asio::awaitable<Result<void>> commit() {
+    auto& spool = context_.spool;
+    auto& scheduler = context_.scheduler;
+    auto writer = std::move(writer_);
+    auto id = writer->id();
+    auto executor = co_await asio::this_coro::executor;
+    auto result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<void>)>(
+        [&](auto handler) {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          spool.commit(std::move(writer), [shared, executor, &scheduler, id](Result<void> outcome) {
+            if (outcome) scheduler.enqueue(id);
+            asio::post(executor, [shared, outcome = std::move(outcome)]() mutable {
+              (*shared)(std::move(outcome));
+            });
+          });
+        },
+        asio::use_awaitable);
+    co_return result;
+  }
+
+ private:
+  const ServerContext& context_;
+  std::string session_id_;
+  std::unique_ptr<queue::SpoolWriter> writer_;
+};
+
+// Reads with the session's current timeout (RFC 5321 4.5.3.2). Returns the
+// byte count, 0 at end of stream or error, -1 on timeout.
+asio::awaitable<long> read_some(tcp::socket& socket, std::vector<char>& buffer, std::chrono::seconds timeout) {
+  asio::steady_timer timer(socket.get_executor(), timeout);
+  auto result = co_await (socket.async_read_some(asio::buffer(buffer), kUseAwaitable) ||
+                          timer.async_wait(kUseAwaitable));
+  if (result.index() == 1) co_return -1;
+  auto [ec, n] = std::get<0>(result);
+  if (ec) co_return 0;
+  co_return static_cast<long>(n);
+}
+
+asio::awaitable<bool> send(tcp::socket& socket, smtp::server::Session& session) {
+  auto output = session.take_output();
+  if (output.empty()) co_return true;
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(output), kUseAwaitable);
+  co_return !ec;
+}
+
+smtp::server::SessionLimits session_limits(const config::Limits& l) {
+  return {l.max_message_size,        l.max_recipients, l.max_command_line_length,
+          l.max_line_length,         l.max_errors,     l.max_received_headers};
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
+  const auto& context = server.context();
+  const auto& limits = context.config.limits;
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  auto ip = remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()
+                ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
+                : remote.address().to_string();
+  auto session_id = make_session_id();
+  SpoolHost host(context, session_id);
+  smtp::server::Session session(host, session_limits(limits), context.config.hostname, session_id, ip);
+
+  bool admitted = server.admit(ip);
+  spdlog::info("event=connect session={} client={} port={}{}", session_id, ip, remote.port(),
+               admitted ? "" : " refused=too_many_connections");
+  if (!admitted) {
+    // RFC 5321 3.1: a server may refuse with 421 at connect.
+    session.refuse("4.7.0", context.config.hostname + " Too many connections, try again later");
+    co_await send(socket, session);
+    co_return;
+  }
+  session.start();
+  std::vector<char> buffer(kReadBuffer);
+  while (co_await send(socket, session) && !session.closed()) {
+    auto n = co_await read_some(socket, buffer, session.in_data() ? limits.data_timeout : limits.command_timeout);
+    if (n < 0) {
+      session.timed_out();
+      spdlog::info("event=timeout session={}", session_id);
+      continue;
+    }
+    if (n == 0) break;
+    session.receive(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    while (session.awaiting_commit()) session.committed(co_await host.commit());
+  }
+  session.abort();
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  server.release(ip);
+  spdlog::info("event=disconnect session={}", session_id);
+}
+
+}  // namespace tern::net

@@ -1,0 +1,36 @@
+#include "policy/recipient_policy.h"
+
+#include "base/text.h"
+
+namespace tern::policy {
+
+RecipientPolicy::RecipientPolicy(const config::Local& local)
+    : domains_(local.domains.begin(), local.domains.end()),
+      primary_domain_(local.domains.empty() ? "localhost" : local.domains.front()),
+      users_(local.users.begin(), local.users.end()),
+      accept_any_user_(local.accept_any_user) {}
+
+bool RecipientPolicy::is_local_domain(std::string_view domain) const {
+  return domains_.count(to_lower(domain)) > 0;
+}
+
+Result<void> RecipientPolicy::check(const proto::Path& recipient) const {
+  const auto& mailbox = recipient.mailbox;
+  if (mailbox.domain.empty()) return {};  // <Postmaster>
+  if (!is_local_domain(mailbox.domain)) {
+    return Error{554, "5.7.1", "Relay access denied", "not a local domain: " + mailbox.domain};
+  }
+  // RFC 5321 2.4: local parts are case-sensitive in principle; we match
+  // them case-insensitively, as nearly every MTA does.
+  auto local = to_lower(proto::unquote_local_part(mailbox.local_part));
+  // RFC 5321 4.5.1: postmaster must exist for every domain.
+  if (accept_any_user_ || local == "postmaster" || users_.count(local)) return {};
+  return Error{550, "5.1.1", "Recipient address rejected: User unknown", "no such user: " + mailbox.to_string()};
+}
+
+proto::Mailbox RecipientPolicy::resolve(const proto::Mailbox& recipient) const {
+  if (recipient.domain.empty()) return {"postmaster", primary_domain_};
+  return recipient;
+}
+
+}  // namespace tern::policy

@@ -17,7 +17,8 @@
 namespace tern::app {
 namespace {
 
-constexpr std::chrono::seconds kRetryInterval{60};
+// Local deliveries wait on fsync; several in flight use the disk in parallel.
+constexpr std::size_t kDeliveryWorkers = 4;
 
 // Every recipient the server accepts is local (issue 3): into its Maildir.
 queue::DeliverFn local_delivery(delivery::Maildir& maildir, const policy::RecipientPolicy& policy) {
@@ -46,8 +47,8 @@ int serve(const config::Config& config) {
     return 1;
   }
   delivery::Maildir maildir(config.data_dir + "/mail", config.hostname);
-  queue::Scheduler scheduler(spool, local_delivery(maildir, policy), kRetryInterval);
-  scheduler.start(1);
+  queue::Scheduler scheduler(spool, local_delivery(maildir, policy), config.queue.retry_interval);
+  scheduler.start(kDeliveryWorkers);
   for (auto& id : *recovered) scheduler.enqueue(std::move(id));
   spdlog::info("event=recovered count={}", recovered->size());
 

@@ -130,6 +130,15 @@ void read_limits(Reader& r, const toml::node& node, Limits& l) {
   r.table(*t, "limits", keys);
 }
 
+void read_queue(Reader& r, const toml::node& node, Queue& q) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'queue' must be a table");
+  std::map<std::string, Handler> keys{
+      {"retry_interval", [&](auto& n, auto& k) { r.duration(n, k, q.retry_interval); }},
+  };
+  r.table(*t, "queue", keys);
+}
+
 void read_local(Reader& r, const toml::node& node, Local& l) {
   const auto* t = node.as_table();
   if (!t) return r.fail(node, "'local' must be a table");
@@ -227,6 +236,7 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
       {"listener", [&](auto& n, auto&) { read_listeners(r, n, config.listeners); }},
       {"local", [&](auto& n, auto&) { read_local(r, n, config.local); }},
       {"limits", [&](auto& n, auto&) { read_limits(r, n, config.limits); }},
+      {"queue", [&](auto& n, auto&) { read_queue(r, n, config.queue); }},
   };
   r.table(root, "", keys);
   if (r.error) return *r.error;

@@ -37,6 +37,11 @@ struct Limits {
   std::chrono::seconds data_timeout{600};
 };
 
+struct Queue {
+  // First retry after a temporary delivery failure (Postfix: minimal_backoff_time).
+  std::chrono::seconds retry_interval{300};
+};
+
 struct Config {
   std::string hostname;  // default: the system's host name
   std::string data_dir = "var";
@@ -44,6 +49,7 @@ struct Config {
   std::vector<Listener> listeners;
   Local local;
   Limits limits;
+  Queue queue;
 };
 
 // The configuration used when no file is given: SMTP on 127.0.0.1:2525,

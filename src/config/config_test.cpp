@@ -41,6 +41,8 @@ max_errors = 3
 max_received_headers = 30
 command_timeout = "2m"
 data_timeout = "1h"
+[queue]
+retry_interval = "30s"
 )", "t.toml");
   ASSERT_TRUE(c.ok()) << c.error().text;
   EXPECT_EQ(c->hostname, "mx.example.test");
@@ -51,6 +53,7 @@ data_timeout = "1h"
   EXPECT_EQ(c->limits.max_message_size, 1000u);
   EXPECT_EQ(c->limits.command_timeout, std::chrono::seconds(120));
   EXPECT_EQ(c->limits.data_timeout, std::chrono::seconds(3600));
+  EXPECT_EQ(c->queue.retry_interval, std::chrono::seconds(30));
 }
 
 void expect_error(std::string_view text, std::string_view needle) {

@@ -67,13 +67,13 @@ Result<void> Maildir::ensure_dirs(const std::string& dir) {
   return {};
 }
 
-Result<void> Maildir::deliver(const MaildirMessage& message, const proto::Mailbox& recipient) {
+Result<std::string> Maildir::deliver(const MaildirMessage& message, const proto::Mailbox& recipient) {
   auto dir = mailbox_dir(recipient);
   auto name = fmt::format("{}.R{}.{}", message.queue_id, message.recipient_index, hostname_);
   auto final_path = dir + "/new/" + name;
   // Delivered before a crash that came before the queue file was removed.
-  if (exists(final_path) || exists(dir + "/cur/" + name + ":2,")) return {};
-  if (auto made = ensure_dirs(dir); !made) return made;
+  if (exists(final_path) || exists(dir + "/cur/" + name + ":2,")) return final_path;
+  if (auto made = ensure_dirs(dir); !made) return made.error();
   auto tmp_path = dir + "/tmp/" + name;
   fs_.unlink(tmp_path);  // a leftover from an interrupted attempt
   auto fd = fs_.create(tmp_path);
@@ -83,8 +83,11 @@ Result<void> Maildir::deliver(const MaildirMessage& message, const proto::Mailbo
   fs_.close(*fd);
   if (result) result = fs_.rename(tmp_path, final_path);
   if (result) result = fs_.sync_dir(dir + "/new");
-  if (!result) fs_.unlink(tmp_path);
-  return result;
+  if (!result) {
+    fs_.unlink(tmp_path);
+    return result.error();
+  }
+  return final_path;
 }
 
 // Return-Path and Delivered-To, then the message with CRLF turned into LF

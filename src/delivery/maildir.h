@@ -30,7 +30,8 @@ class Maildir {
  public:
   Maildir(std::string mail_root, std::string hostname, queue::FileSystem& fs = queue::posix_fs());
 
-  Result<void> deliver(const MaildirMessage& message, const proto::Mailbox& recipient);
+  // Returns the path of the delivered file.
+  Result<std::string> deliver(const MaildirMessage& message, const proto::Mailbox& recipient);
 
   // data_dir/mail/<domain>/<local-part>: the local part unquoted and
   // lower-cased, with anything that could leave the folder escaped.

@@ -10,7 +10,7 @@ namespace tern::proto {
 namespace {
 
 Error syntax(std::string detail) {
-  return Error{501, "5.1.3", "Bad address syntax", std::move(detail)};
+  return Error{501, "5.1.3", "Bad recipient address syntax", std::move(detail)};
 }
 
 bool is_utf8_octet(unsigned char c) { return c >= 0x80; }

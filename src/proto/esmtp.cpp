@@ -128,9 +128,12 @@ Result<MailParameters> parse_mail_parameters(std::string_view text) {
                                              bool has_value) -> Result<void> {
     if (iequals(key, "SIZE")) {
       if (auto r = once(seen_size, key); !r) return r;
+      // RFC 1870 6: size-value ::= 1*20DIGIT; larger than we count is just "too big".
+      bool digits = has_value && value.size() <= 20 &&
+                    value.find_first_not_of("0123456789") == std::string_view::npos;
+      if (!digits) return bad_value(key);
       auto size = parse_decimal(value);
-      if (!has_value || !size) return bad_value(key);
-      params.size = *size;
+      params.size = size ? *size : UINT64_MAX;
     } else if (iequals(key, "BODY")) {
       if (auto r = once(seen_body, key); !r) return r;
       auto body = parse_body(value);

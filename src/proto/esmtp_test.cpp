@@ -15,6 +15,8 @@ TEST(Esmtp, MailParameters) {
   EXPECT_EQ(p->envid, "QQ+x");
   EXPECT_TRUE(parse_mail_parameters("").ok());
   EXPECT_EQ(parse_mail_parameters(" body=binarymime")->body, Body::kBinaryMime);
+  EXPECT_EQ(parse_mail_parameters(" SIZE=99999999999999999999")->size, UINT64_MAX);
+  EXPECT_EQ(parse_mail_parameters(" SIZE=999999999999999999999").error().code, 501);
 }
 
 TEST(Esmtp, MailParameterErrors) {

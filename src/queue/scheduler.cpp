@@ -99,7 +99,7 @@ void Scheduler::deliver(const std::string& id) {
     auto rcpt = log_value(recipients[i].mailbox.to_string());
     auto outcome = deliver_(*message, i);
     if (outcome) {
-      spdlog::info("event=delivered queue_id={} rcpt={}", id, rcpt);
+      spdlog::info("event=delivered queue_id={} rcpt={} path={}", id, rcpt, log_value(*outcome));
     } else if (outcome.error().permanent()) {
       spdlog::warn("event=failed queue_id={} rcpt={} reply={} detail={}", id, rcpt, outcome.error().code,
                    log_value(outcome.error().detail));

@@ -32,7 +32,8 @@ struct QueuedMessage {
 // Reads the envelope at the head of a queue file.
 Result<QueuedMessage> load_queued(const std::string& id, const std::string& path);
 
-using DeliverFn = std::function<Result<void>(const QueuedMessage&, std::size_t recipient_index)>;
+// Delivers one recipient; on success returns where it went (for the log).
+using DeliverFn = std::function<Result<std::string>(const QueuedMessage&, std::size_t recipient_index)>;
 
 class Scheduler {
  public:

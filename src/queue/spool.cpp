@@ -51,7 +51,7 @@ Spool::Spool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir))
 
 Spool::~Spool() { stop(); }
 
-Result<std::vector<std::string>> Spool::open() {
+Result<std::vector<std::string>> Spool::open(std::size_t committers) {
   for (const auto* sub : {"/tmp", "/active"}) {
     if (!make_dirs(dir_ + sub)) {
       return Error{451, "4.3.0", "Queue unavailable", fmt::format("cannot create {}{}", dir_, sub)};
@@ -62,7 +62,7 @@ Result<std::vector<std::string>> Spool::open() {
     spdlog::info("event=cleanup path={}", log_value(tmp_path(name)));
     fs_.unlink(tmp_path(name));
   }
-  committer_ = std::thread([this] { run_committer(); });
+  for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
   return list_dir(dir_ + "/active");
 }
 
@@ -72,7 +72,8 @@ void Spool::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (committer_.joinable()) committer_.join();
+  for (auto& committer : committers_) committer.join();
+  committers_.clear();
 }
 
 Result<std::unique_ptr<SpoolWriter>> Spool::create(const std::string& id, const proto::Envelope& envelope) {

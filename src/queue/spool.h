@@ -4,9 +4,10 @@
 // Only then may the session answer 250 (DESIGN.md: a message is accepted only
 // once it is durable).
 //
-// Group commit: commits from all sessions go to one committer thread, which
-// takes every commit waiting, fdatasyncs each file, renames them all into
-// active/ and fsyncs the directory once for the whole batch.
+// Group commit: commits from all sessions go to a few committer threads;
+// each takes every commit waiting, fdatasyncs each file, renames them all
+// into active/ and fsyncs the directory once for the whole batch. Several
+// committers keep several fsyncs in flight, which disks serve in parallel.
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -54,8 +55,8 @@ class Spool {
   ~Spool();
 
   // Creates the directories, removes half-written files from tmp/ and
-  // starts the committer. Returns the ids in active/ (to be delivered).
-  Result<std::vector<std::string>> open();
+  // starts the committers. Returns the ids in active/ (to be delivered).
+  Result<std::vector<std::string>> open(std::size_t committers = 4);
   void stop();
 
   // Starts a message: tmp/<id> with the envelope written at its head.
@@ -85,7 +86,7 @@ class Spool {
   std::condition_variable wake_;
   std::vector<PendingCommit> pending_;
   bool stopping_ = false;
-  std::thread committer_;
+  std::vector<std::thread> committers_;
 };
 
 }  // namespace tern::queue

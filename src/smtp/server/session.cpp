@@ -11,6 +11,27 @@ namespace tern::smtp::server {
 
 using proto::Verb;
 
+namespace {
+
+// ESMTP parameters lengthen MAIL and RCPT beyond the 512 octets of RFC 5321
+// 4.5.3.1.4: SIZE +26 (RFC 1870), RET/ENVID +100 and NOTIFY/ORCPT +500
+// (RFC 3461 4), AUTH= +500 (RFC 4954 5). One allowance covers them all.
+constexpr std::size_t kParameterAllowance = 1024;
+
+bool takes_parameters(Verb verb) { return verb == Verb::kMail || verb == Verb::kRcpt; }
+
+// RFC 3463 3.2: X.1.7 is the sender's address syntax; the parser speaks of
+// destination addresses (X.1.3).
+Error sender_error(Error error) {
+  if (error.enhanced == "5.1.3") {
+    error.enhanced = "5.1.7";
+    error.text = "Bad sender address syntax";
+  }
+  return error;
+}
+
+}  // namespace
+
 Session::Session(SessionHost& host, SessionLimits limits, std::string hostname,
                  std::string session_id, std::string client_address)
     : host_(host),
@@ -50,8 +71,9 @@ void Session::process() {
 // and answered with 500 5.5.2; its bytes are not kept.
 bool Session::process_command_line() {
   auto lf = input_.find('\n');
+  auto hard_limit = limits_.max_command_line_length + kParameterAllowance;
   if (lf == std::string::npos) {
-    if (input_.size() > limits_.max_command_line_length) {
+    if (input_.size() > hard_limit) {
       discarding_long_line_ = true;
       input_.clear();
     }
@@ -60,16 +82,18 @@ bool Session::process_command_line() {
   std::string line = input_.substr(0, lf + 1);
   input_.erase(0, lf + 1);
   last_verb_ = "-";
-  if (discarding_long_line_ || line.size() > limits_.max_command_line_length) {
-    discarding_long_line_ = false;
-    reply(500, "5.5.2", "Line too long");
-    return true;
-  }
+  auto length = line.size();
   // Commands are taken with CRLF or, leniently, a bare LF (as telnet/nc
   // users type them). DATA content gets no such leniency.
   line.pop_back();
   if (!line.empty() && line.back() == '\r') line.pop_back();
   auto command = proto::parse_command_line(line);
+  auto limit = takes_parameters(command.verb) ? hard_limit : limits_.max_command_line_length;
+  if (discarding_long_line_ || length > limit) {
+    discarding_long_line_ = false;
+    reply(500, "5.5.2", "Line too long");
+    return true;
+  }
   last_verb_ = command.verb == Verb::kUnknown ? "UNKNOWN" : std::string(proto::verb_name(command.verb));
   dispatch(command);
   return true;
@@ -95,7 +119,7 @@ void Session::dispatch(const proto::CommandLine& command) {
     case Verb::kVrfy:
       if (command.argument.empty()) return reply(501, "5.5.4", "Syntax: VRFY address");
       // RFC 5321 3.5.3: 252 when the server will not verify but will accept.
-      return reply(252, "2.1.5", "Cannot VRFY user, but will accept message and attempt delivery");
+      return reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
     case Verb::kHelp:
       return reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY");
     case Verb::kExpn:
@@ -131,14 +155,14 @@ void Session::on_mail(const proto::CommandLine& command) {
   // The parameters decide whether UTF-8 is allowed in the path (RFC 6531
   // 3.4), so find them first with a permissive parse, then parse strictly.
   auto loose = proto::parse_path(command.argument, {true, true, false});
-  if (!loose) return reply_error(loose.error());
+  if (!loose) return reply_error(sender_error(loose.error()));
   if (!extended_ && !loose->rest.empty()) {
     return reply(555, "5.5.4", "Parameters need EHLO");  // RFC 5321 4.1.1.11
   }
   auto params = proto::parse_mail_parameters(loose->rest);
   if (!params) return reply_error(params.error());
   auto path = proto::parse_path(command.argument, {params->smtputf8, true, false});
-  if (!path) return reply_error(path.error());
+  if (!path) return reply_error(sender_error(path.error()));
   if (params->size && *params->size > limits_.max_message_size) {
     // RFC 1870 6.1: reject at MAIL when the declared size is too large.
     return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");

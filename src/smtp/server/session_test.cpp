@@ -175,6 +175,12 @@ TEST(Session, Chunking) {
 TEST(Session, LongCommandLine) {
   auto c = codes_at_every_split("EHLO c\r\nNOOP " + std::string(600, 'x') + "\r\nNOOP\r\n");
   EXPECT_EQ(c, (Codes{"220", "250", "500", "250"}));
+  // MAIL and RCPT may be longer by their ESMTP parameters (RFC 3461 4).
+  std::string orcpt = " ORCPT=rfc822;" + std::string(480, 'a') + "@example.test";
+  c = codes_at_every_split("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>" + orcpt + "\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250"}));
+  c = codes_at_every_split("EHLO c\r\nMAIL FROM:<> ENVID=" + std::string(1600, 'x') + "\r\nNOOP\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "500", "250"}));
 }
 
 TEST(Session, ErrorLimitCloses) {

@@ -43,7 +43,7 @@ TEST(Address, ConformanceCases) {
       accepted = id != "unknown-param";
     }
     EXPECT_EQ(accepted, expect_accept) << id << ": " << argument;
-    if (parsed.ok() && expect_accept && c["mailbox"].is_object()) {
+    if (parsed.ok() && expect_accept && c.contains("mailbox") && c["mailbox"].is_object()) {
       EXPECT_EQ(parsed->path.mailbox.local_part, c["mailbox"]["local_part"].get<std::string>()) << id;
       if (c["mailbox"]["domain"].is_string()) {
         EXPECT_EQ(parsed->path.mailbox.domain, c["mailbox"]["domain"].get<std::string>()) << id;

@@ -143,6 +143,7 @@ void Spool::commit_batch(std::vector<PendingCommit>& batch) {
       spdlog::error("event=commit_failed queue_id={} detail={}", batch[i].writer->id_,
                     log_value(results[i].error().detail));
     }
+    batch[i].writer.reset();  // a failed message's tmp file goes before the reply
     batch[i].done(std::move(results[i]));
   }
 }

@@ -1,16 +1,18 @@
 #include "base/log.h"
 
-#include <spdlog/sinks/stdout_sinks.h>
+#include <unistd.h>
+
+#include "base/log_sink.h"
 
 namespace tern {
 
 bool setup_logging(std::string_view level) {
   auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off") return false;
-  auto logger = spdlog::stderr_logger_mt("tern");
+  auto logger = std::make_shared<spdlog::logger>("tern", std::make_shared<CoalescingSink>(STDERR_FILENO));
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
   logger->set_level(parsed);
-  logger->flush_on(spdlog::level::info);
+  logger->flush_on(spdlog::level::critical);
   spdlog::set_default_logger(logger);
   return true;
 }

@@ -32,8 +32,9 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-Error read_error(const std::string& path) {
-  return Error{451, "4.3.0", "Local error in processing", fmt::format("read {}: {}", path, std::strerror(errno))};
+Error read_error(const std::string& queue_id) {
+  return Error{451, "4.3.0", "Local error in processing",
+               fmt::format("read queue file {}: {}", queue_id, std::strerror(errno))};
 }
 
 }  // namespace
@@ -67,22 +68,28 @@ Result<void> Maildir::ensure_dirs(const std::string& dir) {
   return {};
 }
 
-Result<std::string> Maildir::deliver(const MaildirMessage& message, const proto::Mailbox& recipient) {
+Result<std::string> Maildir::deliver(const MaildirMessage& message, const proto::Mailbox& recipient,
+                                     queue::DeliveryBatch& batch) {
   auto dir = mailbox_dir(recipient);
   auto name = fmt::format("{}.R{}.{}", message.queue_id, message.recipient_index, hostname_);
   auto final_path = dir + "/new/" + name;
-  // Delivered before a crash that came before the queue file was removed.
-  if (exists(final_path) || exists(dir + "/cur/" + name + ":2,")) return final_path;
-  if (auto made = ensure_dirs(dir); !made) return made.error();
   auto tmp_path = dir + "/tmp/" + name;
-  fs_.unlink(tmp_path);  // a leftover from an interrupted attempt
+  if (message.maybe_delivered) {
+    // Delivered before a crash that came before the queue file was removed:
+    // make sure the entry is durable, and do not deliver it again.
+    if (exists(final_path) || exists(dir + "/cur/" + name + ":2,")) {
+      batch.sync_later(dir + "/new");
+      return final_path;
+    }
+    fs_.unlink(tmp_path);  // a leftover from an interrupted attempt
+  }
+  if (auto made = ensure_dirs(dir); !made) return made.error();
   auto fd = fs_.create(tmp_path);
   if (!fd) return fd.error();
   auto result = copy_message(*fd, message, recipient);
-  if (result) result = fs_.sync(*fd);
   fs_.close(*fd);
   if (result) result = fs_.rename(tmp_path, final_path);
-  if (result) result = fs_.sync_dir(dir + "/new");
+  if (result) batch.sync_later(dir + "/new");
   if (!result) {
     fs_.unlink(tmp_path);
     return result.error();
@@ -95,17 +102,15 @@ Result<std::string> Maildir::deliver(const MaildirMessage& message, const proto:
 Result<void> Maildir::copy_message(int fd, const MaildirMessage& m, const proto::Mailbox& recipient) {
   std::string out = fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", m.return_path,
                                 to_lower(recipient.to_string()));
-  int in = ::open(m.queue_file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return read_error(m.queue_file);
   std::string block(kBlock, '\0');
   auto offset = static_cast<off_t>(m.offset);
   bool pending_cr = false;
   Result<void> result;
   while (result) {
-    auto n = ::pread(in, block.data(), block.size(), offset);
+    auto n = ::pread(m.fd, block.data(), block.size(), offset);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      result = read_error(m.queue_file);
+      result = read_error(m.queue_id);
       break;
     }
     if (n == 0) break;
@@ -125,7 +130,6 @@ Result<void> Maildir::copy_message(int fd, const MaildirMessage& m, const proto:
       out.clear();
     }
   }
-  ::close(in);
   if (pending_cr) out += '\r';
   if (result && !out.empty()) result = fs_.write(fd, out);
   return result;

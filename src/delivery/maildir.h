@@ -1,7 +1,8 @@
 #pragma once
 // Local delivery into Maildir (https://cr.yp.to/proto/maildir.html):
 // data_dir/mail/<domain>/<local-part>/{tmp,new,cur}. The message is written
-// to tmp/, fdatasync'd, renamed into new/, and new/ is fsync'd.
+// to tmp/ and renamed into new/; the batch then syncs the file system once
+// for all its deliveries (queue/queued_message.h DeliveryBatch).
 //
 // File names are derived from the queue id and the recipient's index, so a
 // delivery repeated after a crash (delivered, but not yet removed from the
@@ -14,6 +15,7 @@
 #include "base/result.h"
 #include "proto/address.h"
 #include "queue/fs.h"
+#include "queue/queued_message.h"
 
 namespace tern::delivery {
 
@@ -21,17 +23,20 @@ struct MaildirMessage {
   std::string queue_id;
   std::size_t recipient_index = 0;
   std::string return_path;      // RFC 5321 4.4: added at final delivery
-  std::string queue_file;       // the spool file holding the message
+  int fd = -1;                  // the queue file holding the message
   std::size_t offset = 0;       // where the message starts in it
   bool binary = false;          // BINARYMIME: copy octets unchanged
+  bool maybe_delivered = true;  // an earlier attempt may have delivered it
 };
 
 class Maildir {
  public:
   Maildir(std::string mail_root, std::string hostname, queue::FileSystem& fs = queue::posix_fs());
 
-  // Returns the path of the delivered file.
-  Result<std::string> deliver(const MaildirMessage& message, const proto::Mailbox& recipient);
+  // Returns the path of the delivered file. It is durable once `batch`
+  // commits.
+  Result<std::string> deliver(const MaildirMessage& message, const proto::Mailbox& recipient,
+                              queue::DeliveryBatch& batch);
 
   // data_dir/mail/<domain>/<local-part>: the local part unquoted and
   // lower-cased, with anything that could leave the folder escaped.

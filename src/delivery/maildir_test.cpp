@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,13 +20,24 @@ class MaildirTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/tern-maildir-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    queue_file_ = dir_ + "/queued";
-    std::ofstream(queue_file_, std::ios::binary) << "ENVELOPE\n\nSubject: hi\r\n\r\nline\r\nbare\rcr\r\n";
+    auto queue_file = dir_ + "/queued";
+    std::ofstream(queue_file, std::ios::binary) << "ENVELOPE\n\nSubject: hi\r\n\r\nline\r\nbare\rcr\r\n";
+    fd_ = ::open(queue_file.c_str(), O_RDONLY);
   }
-  void TearDown() override { fsys::remove_all(dir_); }
+  void TearDown() override {
+    ::close(fd_);
+    fsys::remove_all(dir_);
+  }
 
-  MaildirMessage message(std::size_t index = 0) {
-    return {"QID", index, "bob@example.test", queue_file_, 10, false};
+  MaildirMessage message(std::size_t index = 0, bool maybe_delivered = true) {
+    return {"QID", index, "bob@example.test", fd_, 10, false, maybe_delivered};
+  }
+
+  Result<std::string> deliver(Maildir& maildir, const MaildirMessage& m, proto::Mailbox rcpt) {
+    queue::DeliveryBatch batch(queue::posix_fs(), nullptr);
+    auto result = maildir.deliver(m, rcpt, batch);
+    EXPECT_TRUE(batch.commit().ok());
+    return result;
   }
 
   std::vector<std::string> files(const std::string& dir) {
@@ -33,14 +47,16 @@ class MaildirTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::string queue_file_;
+  int fd_ = -1;
 };
 
 TEST_F(MaildirTest, DeliversWithReturnPathAndLfLineEnds) {
   Maildir maildir(dir_ + "/mail", "mx.example.test");
-  ASSERT_TRUE(maildir.deliver(message(), {"Alice", "Example.TEST"}).ok());
+  auto path = deliver(maildir, message(0, false), {"Alice", "Example.TEST"});
+  ASSERT_TRUE(path.ok());
   auto delivered = files(dir_ + "/mail/example.test/alice/new");
   ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(*path, delivered[0]);
   std::stringstream content;
   content << std::ifstream(delivered[0]).rdbuf();
   EXPECT_EQ(content.str(),
@@ -51,10 +67,10 @@ TEST_F(MaildirTest, DeliversWithReturnPathAndLfLineEnds) {
 
 TEST_F(MaildirTest, RepeatedDeliveryIsIdempotent) {
   Maildir maildir(dir_ + "/mail", "mx.example.test");
-  ASSERT_TRUE(maildir.deliver(message(0), {"alice", "example.test"}).ok());
-  ASSERT_TRUE(maildir.deliver(message(0), {"alice", "example.test"}).ok());
+  ASSERT_TRUE(deliver(maildir, message(0, false), {"alice", "example.test"}).ok());
+  ASSERT_TRUE(deliver(maildir, message(0, true), {"alice", "example.test"}).ok());
   EXPECT_EQ(files(dir_ + "/mail/example.test/alice/new").size(), 1u);
-  ASSERT_TRUE(maildir.deliver(message(1), {"alice", "example.test"}).ok());
+  ASSERT_TRUE(deliver(maildir, message(1), {"alice", "example.test"}).ok());
   EXPECT_EQ(files(dir_ + "/mail/example.test/alice/new").size(), 2u);
 }
 

@@ -71,7 +71,7 @@ class SpoolHost : public smtp::server::SessionHost {
         [&](auto handler) {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
           spool.commit(std::move(writer), [shared, executor, &scheduler, id](Result<void> outcome) {
-            if (outcome) scheduler.enqueue(id);
+            if (outcome) scheduler.enqueue(id, true);
             asio::post(executor, [shared, outcome = std::move(outcome)]() mutable {
               (*shared)(std::move(outcome));
             });
@@ -119,6 +119,8 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   if (ec) co_return;
+  // Replies go out as soon as they are ready (each is one write already).
+  socket.set_option(tcp::no_delay(true), ec);
   auto ip = remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()
                 ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
                 : remote.address().to_string();

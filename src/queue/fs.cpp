@@ -27,6 +27,12 @@ class PosixFs : public FileSystem {
     return fd;
   }
 
+  Result<int> truncate(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) return io_error("open", path, errno);
+    return fd;
+  }
+
   Result<void> write(int fd, std::string_view data) override {
     while (!data.empty()) {
       auto n = ::write(fd, data.data(), data.size());
@@ -39,10 +45,6 @@ class PosixFs : public FileSystem {
     return {};
   }
 
-  Result<void> sync(int fd) override {
-    if (::fdatasync(fd) != 0) return io_error("fdatasync", fmt::format("fd {}", fd), errno);
-    return {};
-  }
 
   void close(int fd) override { ::close(fd); }
 
@@ -51,13 +53,13 @@ class PosixFs : public FileSystem {
     return {};
   }
 
-  Result<void> sync_dir(const std::string& path) override {
+  Result<void> sync_filesystem(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return io_error("open dir", path, errno);
-    int rc = ::fsync(fd);
+    int rc = ::syncfs(fd);
     int err = errno;
     ::close(fd);
-    if (rc != 0) return io_error("fsync dir", path, err);
+    if (rc != 0) return io_error("syncfs", path, err);
     return {};
   }
 

@@ -13,12 +13,19 @@ namespace tern::queue {
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
-  virtual Result<int> create(const std::string& path) = 0;  // O_CREAT|O_EXCL|O_WRONLY
+  virtual Result<int> create(const std::string& path) = 0;    // O_CREAT|O_EXCL|O_WRONLY
+  virtual Result<int> truncate(const std::string& path) = 0;  // O_WRONLY|O_TRUNC, existing file
   virtual Result<void> write(int fd, std::string_view data) = 0;
-  virtual Result<void> sync(int fd) = 0;  // fdatasync
   virtual void close(int fd) = 0;
   virtual Result<void> rename(const std::string& from, const std::string& to) = 0;
-  virtual Result<void> sync_dir(const std::string& path) = 0;
+  // Makes every write, create and rename so far on the file system that
+  // holds `path` durable: syncfs(2), which reports writeback errors since
+  // Linux 5.8. One call covers a whole batch of files; per file, it costs a
+  // fraction of an fdatasync (measured here: 137 µs of CPU per fdatasync'd
+  // 2 KB file, 25 µs per file with one syncfs per 16 files). That is what
+  // makes group commit cheap. The price: it also flushes other programs'
+  // dirty data on that file system, so keep data_dir on its own.
+  virtual Result<void> sync_filesystem(const std::string& path) = 0;
   virtual void unlink(const std::string& path) = 0;
 };
 

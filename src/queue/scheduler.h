@@ -4,6 +4,9 @@
 // recipient has an outcome. A temporary failure defers the whole message to
 // a later attempt (deliveries are idempotent, see delivery/maildir.h).
 //
+// Workers take messages in batches and make a batch's deliveries durable
+// together (DeliveryBatch), as the spool's group commit does for receipt.
+//
 // Issue 4 grows this into the full scheduler: per-recipient state, backoff
 // up to [queue] max_lifetime, bounces (RFC 3464).
 #include <chrono>
@@ -17,44 +20,46 @@
 #include <vector>
 
 #include "base/result.h"
-#include "proto/envelope.h"
+#include "queue/queued_message.h"
 #include "queue/spool.h"
 
 namespace tern::queue {
 
-struct QueuedMessage {
-  std::string id;
-  std::string path;         // the queue file
-  std::size_t offset = 0;   // where the message starts in it
-  proto::Envelope envelope;
-};
-
-// Reads the envelope at the head of a queue file.
-Result<QueuedMessage> load_queued(const std::string& id, const std::string& path);
-
 // Delivers one recipient; on success returns where it went (for the log).
-using DeliverFn = std::function<Result<std::string>(const QueuedMessage&, std::size_t recipient_index)>;
+using DeliverFn =
+    std::function<Result<std::string>(const QueuedMessage&, std::size_t recipient_index, DeliveryBatch&)>;
 
 class Scheduler {
  public:
-  Scheduler(Spool& spool, DeliverFn deliver, std::chrono::seconds retry_interval);
+  Scheduler(Spool& spool, DeliverFn deliver, std::chrono::seconds retry_interval,
+            FileSystem& fs = posix_fs());
   ~Scheduler();
 
   void start(std::size_t workers);
-  void stop();  // finishes the messages being delivered, leaves the rest queued
-  void enqueue(std::string id);
+  void stop();  // finishes the batches being delivered, leaves the rest queued
+  // `fresh`: accepted by this process and never tried (see QueuedMessage).
+  void enqueue(std::string id, bool fresh = false);
 
  private:
+  struct Ready {
+    std::string id;
+    bool fresh;
+  };
+  struct Attempt;
+
   void run();
-  void deliver(const std::string& id);
-  bool next(std::string& id);
+  bool next_batch(std::vector<Ready>& batch);
+  void deliver_batch(const std::vector<Ready>& batch);
+  void attempt(const Ready& ready, DeliveryBatch& durability, std::vector<Attempt>& attempts);
+  void finish(Attempt& attempt, const Result<void>& durable);
 
   Spool& spool_;
   DeliverFn deliver_;
   std::chrono::seconds retry_interval_;
+  FileSystem& fs_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::string> ready_;
+  std::deque<Ready> ready_;
   std::multimap<std::chrono::steady_clock::time_point, std::string> deferred_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;

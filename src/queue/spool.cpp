@@ -31,7 +31,7 @@ std::vector<std::string> list_dir(const std::string& path) {
 
 SpoolWriter::~SpoolWriter() {
   if (fd_ >= 0) spool_.fs_.close(fd_);
-  if (!committed_) spool_.fs_.unlink(spool_.tmp_path(id_));
+  if (!committed_) spool_.files_.release(tmp_name_);
 }
 
 Result<void> SpoolWriter::write(std::string_view data) {
@@ -47,7 +47,7 @@ Result<void> SpoolWriter::flush() {
   return result;
 }
 
-Spool::Spool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir)), fs_(fs) {}
+Spool::Spool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir)), fs_(fs), files_(dir_, fs) {}
 
 Spool::~Spool() { stop(); }
 
@@ -57,11 +57,8 @@ Result<std::vector<std::string>> Spool::open(std::size_t committers) {
       return Error{451, "4.3.0", "Queue unavailable", fmt::format("cannot create {}{}", dir_, sub)};
     }
   }
-  // A file in tmp/ was never acknowledged: the client got no 250 for it.
-  for (const auto& name : list_dir(dir_ + "/tmp")) {
-    spdlog::info("event=cleanup path={}", log_value(tmp_path(name)));
-    fs_.unlink(tmp_path(name));
-  }
+  syncer_ = std::make_unique<Syncer>(dir_, fs_);
+  files_.start();
   for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
   return list_dir(dir_ + "/active");
 }
@@ -74,12 +71,13 @@ void Spool::stop() {
   wake_.notify_all();
   for (auto& committer : committers_) committer.join();
   committers_.clear();
+  files_.stop();
 }
 
 Result<std::unique_ptr<SpoolWriter>> Spool::create(const std::string& id, const proto::Envelope& envelope) {
-  auto fd = fs_.create(tmp_path(id));
-  if (!fd) return fd.error();
-  std::unique_ptr<SpoolWriter> writer(new SpoolWriter(*this, id, *fd));
+  auto file = files_.take();
+  if (!file) return file.error();
+  std::unique_ptr<SpoolWriter> writer(new SpoolWriter(*this, id, std::move(file.value())));
   if (auto written = writer->write(serialize_envelope(envelope)); !written) return written.error();
   return writer;
 }
@@ -92,7 +90,9 @@ void Spool::commit(std::unique_ptr<SpoolWriter> writer, CommitDone done) {
   wake_.notify_one();
 }
 
-void Spool::remove(const std::string& id) { fs_.unlink(active_path(id)); }
+// Needs no sync: should the rename be lost in a crash, the message is found
+// in active/ again and its deliveries find their files (idempotent).
+void Spool::remove(const std::string& id) { files_.recycle(id); }
 
 void Spool::run_committer() {
   std::vector<PendingCommit> batch;
@@ -108,27 +108,28 @@ void Spool::run_committer() {
   }
 }
 
-// For each message: flush, fdatasync, close, rename into active/; then one
-// fsync of active/ makes every rename of the batch durable.
+// Two syncs per batch, however many messages it holds: one for the data,
+// one for the renames into active/.
 void Spool::commit_batch(std::vector<PendingCommit>& batch) {
   std::vector<Result<void>> results;
   results.reserve(batch.size());
-  bool any_renamed = false;
+  bool any_written = false;
   for (auto& pending : batch) {
-    auto& w = *pending.writer;
-    Result<void> result = w.flush();
-    if (result) result = fs_.sync(w.fd_);
+    results.push_back(pending.writer->flush());
+    any_written = any_written || results.back().ok();
+  }
+  auto data_synced = any_written ? syncer_->sync() : Result<void>{};
+  bool any_renamed = false;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& w = *batch[i].writer;
     fs_.close(w.fd_);
     w.fd_ = -1;
-    if (result) result = fs_.rename(tmp_path(w.id_), active_path(w.id_));
-    if (result) {
-      w.committed_ = true;
-      any_renamed = true;
-    }
-    results.push_back(std::move(result));
+    if (results[i] && !data_synced) results[i] = data_synced.error();
+    if (results[i]) results[i] = fs_.rename(tmp_path(w.tmp_name_), active_path(w.id_));
+    if (results[i]) w.committed_ = any_renamed = true;
   }
   if (any_renamed) {
-    if (auto synced = fs_.sync_dir(dir_ + "/active"); !synced) {
+    if (auto synced = syncer_->sync(); !synced) {
       // Not known to be durable: refuse every message of the batch (the
       // client retries) and take them back out of the queue.
       for (std::size_t i = 0; i < batch.size(); ++i) {

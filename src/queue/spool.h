@@ -1,13 +1,18 @@
 #pragma once
-// The durable spool: data_dir/queue/{tmp,active}. A message is written to
-// tmp/<id> while it arrives and moved to active/<id> when it is made durable.
+// The durable spool: data_dir/queue/{tmp,active}. A message is written to a
+// file in tmp/ while it arrives and renamed to active/<id> when it is made
+// durable; active/ holds exactly the acknowledged, undelivered messages.
 // Only then may the session answer 250 (DESIGN.md: a message is accepted only
 // once it is durable).
 //
-// Group commit: commits from all sessions go to a few committer threads;
-// each takes every commit waiting, fdatasyncs each file, renames them all
-// into active/ and fsyncs the directory once for the whole batch. Several
-// committers keep several fsyncs in flight, which disks serve in parallel.
+// Files come from a FilePool (prepared ahead, spent ones reused).
+//
+// Group commit: commits from all sessions go to the committer thread, which
+// takes every commit waiting, writes out what is buffered, makes the batch
+// durable with one sync of the file system, renames the files into active/
+// and syncs again so that the renames are durable too (see fs.h, syncer.h).
+// One committer makes the largest batches: measured here with 20 senders,
+// 1 committer took 1,750 msgs/s, 2 took 1,220, 4 took 950.
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -18,7 +23,9 @@
 
 #include "base/result.h"
 #include "proto/envelope.h"
+#include "queue/file_pool.h"
 #include "queue/fs.h"
+#include "queue/syncer.h"
 
 namespace tern::queue {
 
@@ -37,11 +44,13 @@ class SpoolWriter {
 
  private:
   friend class Spool;
-  SpoolWriter(Spool& spool, std::string id, int fd) : spool_(spool), id_(std::move(id)), fd_(fd) {}
+  SpoolWriter(Spool& spool, std::string id, FilePool::File file)
+      : spool_(spool), id_(std::move(id)), tmp_name_(std::move(file.name)), fd_(file.fd) {}
   Result<void> flush();
 
   Spool& spool_;
   std::string id_;
+  std::string tmp_name_;  // its file in tmp/ until committed
   int fd_;
   std::string pending_;
   bool committed_ = false;
@@ -54,18 +63,20 @@ class Spool {
   explicit Spool(std::string queue_dir, FileSystem& fs = posix_fs());
   ~Spool();
 
-  // Creates the directories, removes half-written files from tmp/ and
-  // starts the committers. Returns the ids in active/ (to be delivered).
-  Result<std::vector<std::string>> open(std::size_t committers = 4);
+  // Creates the directories, starts the file pool (which empties what a
+  // crash left in tmp/) and the committers. Returns the ids in active/.
+  Result<std::vector<std::string>> open(std::size_t committers = 1);
   void stop();
 
-  // Starts a message: tmp/<id> with the envelope written at its head.
+  // Starts a message: a file in tmp/ with the envelope at its head.
   Result<std::unique_ptr<SpoolWriter>> create(const std::string& id, const proto::Envelope& envelope);
   // Makes it durable in active/ and calls `done` on the committer thread.
   // On failure the files are removed and `done` gets the error (4xx).
   void commit(std::unique_ptr<SpoolWriter> writer, CommitDone done);
 
   std::string active_path(const std::string& id) const { return dir_ + "/active/" + id; }
+  // The group sync for the queue's file system (valid after open()).
+  Syncer& syncer() { return *syncer_; }
   // The message has been delivered to every recipient: it leaves the queue.
   void remove(const std::string& id);
 
@@ -76,7 +87,7 @@ class Spool {
     CommitDone done;
   };
 
-  std::string tmp_path(const std::string& id) const { return dir_ + "/tmp/" + id; }
+  std::string tmp_path(const std::string& name) const { return dir_ + "/tmp/" + name; }
   void run_committer();
   void commit_batch(std::vector<PendingCommit>& batch);
 
@@ -87,6 +98,8 @@ class Spool {
   std::vector<PendingCommit> pending_;
   bool stopping_ = false;
   std::vector<std::thread> committers_;
+  FilePool files_;
+  std::unique_ptr<Syncer> syncer_;
 };
 
 }  // namespace tern::queue

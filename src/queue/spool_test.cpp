@@ -8,33 +8,32 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
+#include <thread>
 
 namespace tern::queue {
 namespace {
 
 namespace fsys = std::filesystem;
 
-// The real file system, except that chosen fdatasync / directory fsync
-// calls fail (numbered from 1), as a failing disk would.
+// The real file system, except that a chosen sync fails, as a failing disk
+// would.
 class FaultyFs : public FileSystem {
  public:
   Result<int> create(const std::string& p) override { return posix_fs().create(p); }
+  Result<int> truncate(const std::string& p) override { return posix_fs().truncate(p); }
   Result<void> write(int fd, std::string_view d) override { return posix_fs().write(fd, d); }
-  Result<void> sync(int fd) override {
-    if (++syncs == fail_sync) return Error{452, "4.3.1", "Insufficient system storage", "injected"};
-    return posix_fs().sync(fd);
-  }
   void close(int fd) override { posix_fs().close(fd); }
   Result<void> rename(const std::string& a, const std::string& b) override { return posix_fs().rename(a, b); }
-  Result<void> sync_dir(const std::string& p) override {
-    if (fail_dir_sync) return Error{451, "4.3.0", "Local error in processing", "injected"};
-    return posix_fs().sync_dir(p);
+  // Syncs are numbered from 1; a commit makes two (data, then renames).
+  Result<void> sync_filesystem(const std::string& p) override {
+    if (++syncs == fail_sync) return Error{452, "4.3.1", "Insufficient system storage", "injected"};
+    return posix_fs().sync_filesystem(p);
   }
   void unlink(const std::string& p) override { posix_fs().unlink(p); }
 
   std::atomic<int> syncs{0};
   int fail_sync = 0;
-  bool fail_dir_sync = false;
 };
 
 class SpoolTest : public ::testing::Test {
@@ -61,6 +60,13 @@ class SpoolTest : public ::testing::Test {
     return done.get_future().get();
   }
 
+  // Files in tmp/ with content: messages being received, or cut off.
+  std::size_t written_tmp_files() {
+    std::size_t n = 0;
+    for (const auto& e : fsys::directory_iterator(dir_ + "/tmp")) n += fsys::file_size(e.path()) > 0;
+    return n;
+  }
+
   std::string dir_;
 };
 
@@ -71,20 +77,20 @@ TEST_F(SpoolTest, CommitMovesIntoActiveAndRecoveryListsIt) {
     ASSERT_TRUE(store(spool, "A1").ok());
     ASSERT_TRUE(store(spool, "A2").ok());
     EXPECT_TRUE(fsys::exists(spool.active_path("A1")));
-    EXPECT_TRUE(fsys::is_empty(dir_ + "/tmp"));
+    EXPECT_EQ(written_tmp_files(), 0u);
   }
-  // A half-written message from a crash is cleaned up; active ones are found.
+  // A half-written message from a crash is emptied; active ones are found.
   { std::ofstream(dir_ + "/tmp/HALF") << "tern-queue 1\n"; }
   Spool spool(dir_);
   auto recovered = spool.open();
   ASSERT_TRUE(recovered.ok());
   EXPECT_EQ(*recovered, (std::vector<std::string>{"A1", "A2"}));
-  EXPECT_FALSE(fsys::exists(dir_ + "/tmp/HALF"));
+  EXPECT_EQ(fsys::file_size(dir_ + "/tmp/HALF"), 0u);
 }
 
 TEST_F(SpoolTest, FailedSyncIsNotAcknowledgedAndLeavesNothing) {
   FaultyFs fs;
-  fs.fail_sync = 2;
+  fs.fail_sync = 3;  // the data sync of the second commit
   Spool spool(dir_, fs);
   ASSERT_TRUE(spool.open().ok());
   EXPECT_TRUE(store(spool, "B1").ok());
@@ -93,17 +99,38 @@ TEST_F(SpoolTest, FailedSyncIsNotAcknowledgedAndLeavesNothing) {
   EXPECT_EQ(failed.error().code, 452);
   EXPECT_EQ(failed.error().enhanced, "4.3.1");
   EXPECT_FALSE(fsys::exists(spool.active_path("B2")));
-  EXPECT_TRUE(fsys::is_empty(dir_ + "/tmp"));
+  EXPECT_EQ(written_tmp_files(), 0u);
   EXPECT_TRUE(store(spool, "B3").ok());
 }
 
-TEST_F(SpoolTest, FailedDirectorySyncRefusesTheBatch) {
+TEST_F(SpoolTest, FailedRenameSyncRefusesTheBatch) {
   FaultyFs fs;
-  fs.fail_dir_sync = true;
+  fs.fail_sync = 2;  // the sync after the renames
   Spool spool(dir_, fs);
   ASSERT_TRUE(spool.open().ok());
   EXPECT_FALSE(store(spool, "C1").ok());
   EXPECT_FALSE(fsys::exists(spool.active_path("C1")));
+}
+
+TEST_F(SpoolTest, RemovedFilesAreReusedNotRecovered) {
+  Spool spool(dir_);
+  ASSERT_TRUE(spool.open().ok());
+  ASSERT_TRUE(store(spool, "E1").ok());
+  struct stat spent {}, spare {};
+  ASSERT_EQ(::stat(spool.active_path("E1").c_str(), &spent), 0);
+  spool.remove("E1");
+  EXPECT_FALSE(fsys::exists(spool.active_path("E1")));
+  // The same inode, emptied, waits in tmp/ to hold another message.
+  ASSERT_EQ(::stat((dir_ + "/tmp/E1").c_str(), &spare), 0);
+  EXPECT_EQ(spare.st_ino, spent.st_ino);
+  EXPECT_EQ(spare.st_size, 0);
+  ASSERT_TRUE(store(spool, "E2").ok());
+  spool.stop();
+  Spool again(dir_);
+  auto recovered = again.open();
+  ASSERT_TRUE(recovered.ok());
+  EXPECT_EQ(*recovered, std::vector<std::string>{"E2"});
+  EXPECT_EQ(written_tmp_files(), 0u);
 }
 
 TEST_F(SpoolTest, DiscardedWriterLeavesNothing) {
@@ -113,7 +140,7 @@ TEST_F(SpoolTest, DiscardedWriterLeavesNothing) {
     auto writer = spool.create("D1", envelope());
     ASSERT_TRUE(writer.ok());
   }
-  EXPECT_TRUE(fsys::is_empty(dir_ + "/tmp"));
+  EXPECT_EQ(written_tmp_files(), 0u);
   EXPECT_TRUE(fsys::is_empty(dir_ + "/active"));
 }
 

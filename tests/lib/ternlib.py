@@ -319,6 +319,12 @@ class Tern:
             return []
         return sorted(p for p in d.iterdir())
 
+    def partial_queue_files(self):
+        """Files in queue/tmp with content. tmp/ also keeps empty spare
+        files for reuse (src/queue/file_pool.h); a non-empty one is a message
+        being received, or one cut off by a crash and not yet emptied."""
+        return [p for p in self.queue_files("tmp") if p.stat().st_size > 0]
+
     def wait_queue_empty(self, timeout=30.0):
         return wait_for(lambda: not self.queue_files("active") or None, timeout,
                         what=f"{self.data_dir}/queue/active to be empty") and True

@@ -6,7 +6,7 @@ every message that got the 250 after DATA is recorded. At a random point
 (after ~100 accepted) tern gets SIGKILL. It is started again on the same
 data_dir; once data_dir/queue/active is empty (bounded wait), every accepted
 message is in alice's Maildir exactly once, no message is there twice, and
-data_dir/queue/tmp holds no leftovers.
+data_dir/queue/tmp holds no partial message (only empty spare files).
 
 The random point comes from TERN_SEED when set (printed for reproduction).
 """
@@ -92,7 +92,7 @@ class Kill9(unittest.TestCase):
                 acc = set(accepted)
             print(f"accepted before the kill: {len(acc)}; unsure: {len(unsure)}; "
                   f"in queue/active at the kill: {len(at_kill)}; "
-                  f"in queue/tmp: {len(t.queue_files('tmp'))}", flush=True)
+                  f"partial in queue/tmp: {len(t.partial_queue_files())}", flush=True)
             self.assertGreaterEqual(len(acc), min(kill_after, 50),
                                     f"too few messages accepted before the kill: {unsure}")
 
@@ -102,7 +102,7 @@ class Kill9(unittest.TestCase):
             except AssertionError:
                 pass  # reported below with the counts
             self.assertEqual(t.queue_files("active"), [], "queue/active after restart")
-            self.assertEqual(t.queue_files("tmp"), [], "queue/tmp after restart")
+            self.assertEqual(t.partial_queue_files(), [], "partial files in queue/tmp after restart")
 
             counts = {}
             for f in t.maildir("alice"):

@@ -1,0 +1,64 @@
+#pragma once
+// Files for the spool, made ready before they are needed.
+//
+// Creating and deleting an inode per message is what costs most in the
+// kernel (ext4's inode allocator skips inodes freed in the last seconds, and
+// at thousands of messages a second walks through thousands of them), and
+// a create that waits on a directory lock stalls every session on the
+// network thread. So a delivered message's file is emptied and kept in tmp/
+// as a spare, and a preparer thread keeps spare files open and waiting:
+// taking one costs the network thread no system call.
+//
+// Everything in tmp/ is a spare or a message being received; nothing there
+// was acknowledged. At start, spares left with content (messages cut off by
+// a crash) are emptied.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "queue/fs.h"
+
+namespace tern::queue {
+
+class FilePool {
+ public:
+  struct File {
+    std::string name;  // in tmp/
+    int fd = -1;       // open for writing, empty
+  };
+
+  FilePool(std::string queue_dir, FileSystem& fs);
+  ~FilePool();
+
+  // Empties what a crash left in tmp/, and starts the preparer.
+  void start();
+  void stop();
+
+  // A prepared file, or one made now when none is ready.
+  Result<File> take();
+  // A file taken and not committed (the message was refused) is a spare again.
+  void release(const std::string& name);
+  // A delivered message's file (active/<id>) becomes a spare, or is deleted
+  // when there are enough.
+  void recycle(const std::string& id);
+
+ private:
+  Result<File> prepare();
+  void add_spare(const std::string& name);
+  void run();
+
+  std::string dir_;
+  FileSystem& fs_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<File> ready_;
+  std::vector<std::string> spares_;  // empty files in tmp/, not open
+  bool stopping_ = false;
+  std::thread preparer_;
+};
+
+}  // namespace tern::queue

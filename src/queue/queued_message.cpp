@@ -1,0 +1,67 @@
+#include "queue/queued_message.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "queue/envelope_file.h"
+
+namespace tern::queue {
+namespace {
+
+constexpr std::size_t kMaxEnvelope = 1 << 20;
+constexpr std::size_t kReadBlock = 16 * 1024;
+
+}  // namespace
+
+QueuedMessage::QueuedMessage(QueuedMessage&& other) noexcept
+    : id(std::move(other.id)),
+      fd(std::exchange(other.fd, -1)),
+      offset(other.offset),
+      envelope(std::move(other.envelope)),
+      maybe_delivered(other.maybe_delivered) {}
+
+QueuedMessage::~QueuedMessage() {
+  if (fd >= 0) ::close(fd);
+}
+
+Result<QueuedMessage> load_queued(const std::string& id, const std::string& path) {
+  QueuedMessage message;
+  message.id = id;
+  message.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (message.fd < 0) {
+    return Error{451, "4.3.0", "Queue file unreadable", "open " + path + ": " + std::strerror(errno)};
+  }
+  std::string head;
+  while (head.find("\n\n") == std::string::npos && head.size() < kMaxEnvelope) {
+    auto used = head.size();
+    head.resize(used + kReadBlock);
+    auto n = ::pread(message.fd, head.data() + used, kReadBlock, static_cast<off_t>(used));
+    head.resize(used + static_cast<std::size_t>(n > 0 ? n : 0));
+    if (n <= 0) break;
+  }
+  auto parsed = parse_envelope(head);
+  if (!parsed) return parsed.error();
+  message.offset = parsed->header_size;
+  message.envelope = std::move(parsed->envelope);
+  return message;
+}
+
+Result<void> DeliveryBatch::commit() {
+  Result<void> result;
+  std::set<dev_t> synced_devices;
+  for (const auto& dir : dirs_) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && !synced_devices.insert(st.st_dev).second) continue;
+    bool shared = shared_ && shared_->device() != 0 && st.st_dev == shared_->device();
+    if (auto synced = shared ? shared_->sync() : fs_.sync_filesystem(dir); !synced) result = synced;
+  }
+  dirs_.clear();
+  return result;
+}
+
+}  // namespace tern::queue

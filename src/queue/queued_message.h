@@ -1,0 +1,50 @@
+#pragma once
+// A message in active/, opened for delivery: its envelope, and the open
+// queue file from which delivery agents read the message.
+#include <set>
+#include <string>
+
+#include "base/result.h"
+#include "proto/envelope.h"
+#include "queue/fs.h"
+#include "queue/syncer.h"
+
+namespace tern::queue {
+
+struct QueuedMessage {
+  QueuedMessage() = default;
+  QueuedMessage(QueuedMessage&& other) noexcept;
+  QueuedMessage& operator=(QueuedMessage&&) = delete;
+  ~QueuedMessage();
+
+  std::string id;
+  int fd = -1;              // the queue file, read-only
+  std::size_t offset = 0;   // where the message starts in it
+  proto::Envelope envelope;
+  // False only on the first attempt of a message this process accepted:
+  // then no earlier attempt can have delivered any part of it.
+  bool maybe_delivered = true;
+};
+
+// Opens a queue file and reads the envelope at its head.
+Result<QueuedMessage> load_queued(const std::string& id, const std::string& path);
+
+// Durability work shared by the deliveries of one batch: each file system
+// that received new files is synced once, after all of them (the group
+// commit of the delivery side).
+class DeliveryBatch {
+ public:
+  // Directories on `shared`'s file system are synced through it (merging
+  // with the spool's syncs); others directly.
+  DeliveryBatch(FileSystem& fs, Syncer* shared) : fs_(fs), shared_(shared) {}
+  // `dir` holds a file written or renamed in this batch.
+  void sync_later(const std::string& dir) { dirs_.insert(dir); }
+  Result<void> commit();
+
+ private:
+  FileSystem& fs_;
+  Syncer* shared_;
+  std::set<std::string> dirs_;
+};
+
+}  // namespace tern::queue

@@ -1,6 +1,5 @@
 #include "queue/file_pool.h"
 
-#include <dirent.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -13,17 +12,6 @@ namespace {
 constexpr std::size_t kReady = 64;        // prepared files kept waiting
 constexpr std::size_t kMaxSpares = 4096;  // empty files kept for reuse
 
-std::vector<std::string> list_names(const std::string& path) {
-  std::vector<std::string> names;
-  if (DIR* dir = ::opendir(path.c_str())) {
-    while (auto* entry = ::readdir(dir)) {
-      std::string name = entry->d_name;
-      if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    ::closedir(dir);
-  }
-  return names;
-}
 
 }  // namespace
 
@@ -32,7 +20,7 @@ FilePool::FilePool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue
 FilePool::~FilePool() { stop(); }
 
 void FilePool::start() {
-  for (const auto& name : list_names(dir_ + "/tmp")) {
+  for (const auto& name : list_dir(dir_ + "/tmp")) {
     auto path = dir_ + "/tmp/" + name;
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) {

@@ -5,6 +5,7 @@
 // through seams"). The default implementation calls POSIX directly.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 
@@ -32,6 +33,10 @@ class FileSystem {
 // The real thing. Errors map to SMTP replies: ENOSPC/EDQUOT → 452 4.3.1,
 // anything else → 451 4.3.0; errno text goes to the log detail.
 FileSystem& posix_fs();
+
+// The names in a directory (without "." and ".."), sorted: queue ids sort
+// by time of arrival.
+std::vector<std::string> list_dir(const std::string& path);
 
 // Creates a directory and its parents (mode 0700). Returns false on failure.
 bool make_dirs(const std::string& path);

@@ -1,10 +1,8 @@
 #include "queue/spool.h"
 
-#include <dirent.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 
 #include "base/log.h"
 #include "queue/envelope_file.h"
@@ -14,18 +12,6 @@ namespace {
 
 constexpr std::size_t kWriteBlock = 64 * 1024;
 
-std::vector<std::string> list_dir(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(path.c_str());
-  if (!dir) return names;
-  while (auto* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());  // queue ids sort by time of arrival
-  return names;
-}
 
 }  // namespace
 

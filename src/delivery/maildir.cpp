@@ -32,6 +32,16 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+// A mail reader moves a message from new/ to cur/ and appends ":2," and its
+// flags to the name (the Maildir spec's "info").
+bool seen_in_cur(const std::string& dir, const std::string& name) {
+  auto prefix = name + ":";
+  for (const auto& entry : queue::list_dir(dir + "/cur")) {
+    if (entry.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
 Error read_error(const std::string& queue_id) {
   return Error{451, "4.3.0", "Local error in processing",
                fmt::format("read queue file {}: {}", queue_id, std::strerror(errno))};
@@ -77,7 +87,7 @@ Result<std::string> Maildir::deliver(const MaildirMessage& message, const proto:
   if (message.maybe_delivered) {
     // Delivered before a crash that came before the queue file was removed:
     // make sure the entry is durable, and do not deliver it again.
-    if (exists(final_path) || exists(dir + "/cur/" + name + ":2,")) {
+    if (exists(final_path) || seen_in_cur(dir, name)) {
       batch.sync_later(dir + "/new");
       return final_path;
     }

@@ -72,6 +72,11 @@ TEST_F(MaildirTest, RepeatedDeliveryIsIdempotent) {
   EXPECT_EQ(files(dir_ + "/mail/example.test/alice/new").size(), 1u);
   ASSERT_TRUE(deliver(maildir, message(1), {"alice", "example.test"}).ok());
   EXPECT_EQ(files(dir_ + "/mail/example.test/alice/new").size(), 2u);
+  // Read and flagged by a mail reader: moved to cur/ with ":2,S".
+  auto box = dir_ + "/mail/example.test/alice";
+  fsys::rename(box + "/new/QID.R1.mx.example.test", box + "/cur/QID.R1.mx.example.test:2,S");
+  ASSERT_TRUE(deliver(maildir, message(1), {"alice", "example.test"}).ok());
+  EXPECT_EQ(files(box + "/new").size(), 1u);
 }
 
 TEST_F(MaildirTest, LocalPartsCannotLeaveTheMailRoot) {

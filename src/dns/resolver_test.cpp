@@ -1,6 +1,7 @@
 // The resolver against a real DNS server: dnsmasq on a loopback port,
 // serving test zones (MX, null MX, A-only, AAAA, NXDOMAIN, SERVFAIL).
 #include "dns/resolver.h"
+#include "dns/test_dnsmasq.h"
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -19,63 +20,6 @@ namespace tern::dns {
 namespace {
 
 namespace asio = boost::asio;
-
-// Starts dnsmasq on 127.0.0.1:<port> for the test zones; stops it at the end.
-class Dnsmasq {
- public:
-  Dnsmasq() {
-    std::random_device seed;
-    for (int attempt = 0; attempt < 5 && pid_ <= 0; ++attempt) {
-      port_ = 20000 + static_cast<int>(seed() % 30000);
-      start();
-    }
-  }
-  ~Dnsmasq() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  int port() const { return port_; }
-  bool running() const { return pid_ > 0; }
-
- private:
-  void start() {
-    std::vector<std::string> args = {
-        "dnsmasq", "--no-daemon", "--port=" + std::to_string(port_), "--listen-address=127.0.0.1",
-        "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--local=/test/",
-        "--mx-host=mx.test,mx1.mx.test,10", "--mx-host=mx.test,mx2.mx.test,20",
-        "--host-record=mx1.mx.test,127.0.0.2", "--host-record=mx2.mx.test,127.0.0.3,::1",
-        "--dns-rr=null.test,15,000000",  // RFC 7505 null MX: preference 0, root
-        "--host-record=aonly.test,127.0.0.4",
-        "--server=/fail.test/127.0.0.1#1",  // nothing listens there: SERVFAIL
-        "--log-facility=/dev/null"};
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int devnull = ::open("/dev/null", O_WRONLY);
-      ::dup2(devnull, STDOUT_FILENO);
-      ::dup2(devnull, STDERR_FILENO);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp("dnsmasq", argv.data());
-      ::_exit(127);
-    }
-    // Ready when it answers; gone when the port was taken.
-    for (int i = 0; i < 100; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      if (i >= 5) return;
-    }
-  }
-
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
 
 class ResolverTest : public ::testing::Test {
  protected:
@@ -98,7 +42,11 @@ class ResolverTest : public ::testing::Test {
     return std::move(r.value());
   }
 
-  Dnsmasq dns_;
+  test::Dnsmasq dns_{{"--mx-host=mx.test,mx1.mx.test,10", "--mx-host=mx.test,mx2.mx.test,20",
+                      "--host-record=mx1.mx.test,127.0.0.2", "--host-record=mx2.mx.test,127.0.0.3,::1",
+                      "--dns-rr=null.test,15,000000",  // RFC 7505 null MX: preference 0, root
+                      "--host-record=aonly.test,127.0.0.4",
+                      "--server=/fail.test/127.0.0.1#1"}};  // nothing listens there: no answer
   asio::io_context io_;
 };
 

@@ -1,0 +1,200 @@
+#include "delivery/remote.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/text.h"
+
+namespace tern::delivery {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using smtp::client::Next;
+using smtp::client::RecipientResult;
+
+constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadBuffer = 4096;
+constexpr std::size_t kBodyPiece = 64 * 1024;
+
+void fail_all(RemoteOutcome& outcome, std::size_t count, const Error& error) {
+  outcome.results.assign(count, RecipientResult{error.code, error.enhanced, error.text, {}});
+}
+
+// A result made without the server's word (connection failures): the next
+// host may do better.
+bool worth_next_host(const std::vector<RecipientResult>& results) {
+  for (const auto& r : results) {
+    if (!r.temporary() || !(r.in_reply_to.empty() || r.in_reply_to == "greeting")) return false;
+  }
+  return !results.empty();
+}
+
+}  // namespace
+
+RemoteDelivery::RemoteDelivery(asio::any_io_executor executor, dns::Resolver& resolver, RemoteConfig config)
+    : executor_(std::move(executor)), resolver_(resolver), config_(std::move(config)), random_(std::random_device{}()) {}
+
+// The hosts to try, in order: the smarthost, or the domain's MX hosts
+// (implicit MX: the domain itself). On a routing failure the outcome gets
+// it for every recipient.
+asio::awaitable<Result<std::vector<RemoteDelivery::Target>>> RemoteDelivery::targets(
+    const std::string& domain) {
+  if (!config_.smarthost.empty()) {
+    auto colon = config_.smarthost.rfind(':');
+    auto host = config_.smarthost.substr(0, colon);
+    auto port = colon == std::string::npos ? std::nullopt : parse_decimal(config_.smarthost.substr(colon + 1));
+    if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+    co_return Result<std::vector<Target>>(
+        std::vector<Target>{{host, static_cast<std::uint16_t>(port ? *port : config_.port)}});
+  }
+  auto answer = co_await resolver_.mx(domain);
+  auto route = dns::route_from_mx(domain, answer, random_);
+  if (!route) co_return route.error();
+  std::vector<Target> targets;
+  for (auto& host : route->hosts) targets.push_back({std::move(host), config_.port});
+  co_return Result<std::vector<Target>>(std::move(targets));
+}
+
+asio::awaitable<RemoteOutcome> RemoteDelivery::deliver(RemoteMessage message, std::string domain) {
+  RemoteOutcome outcome;
+  auto count = message.message.recipients.size();
+  auto targets_found = co_await targets(domain);
+  if (!targets_found) {
+    fail_all(outcome, count, targets_found.error());
+    co_return outcome;
+  }
+  Error last{451, "4.4.1", "No answer from host", fmt::format("no host of {} could be reached", domain)};
+  for (const auto& target : *targets_found) {
+    if (co_await try_host(target, message, outcome)) co_return outcome;
+    if (!outcome.results.empty()) {
+      const auto& r = outcome.results.front();
+      last = Error{r.code, r.enhanced, r.text, ""};
+    }
+  }
+  fail_all(outcome, count, last);
+  co_return outcome;
+}
+
+namespace {
+
+std::chrono::seconds timeout_for(std::string_view awaiting, const RemoteConfig& c) {
+  if (awaiting == "DATA") return c.data_start_timeout;
+  if (awaiting == "end of data") return c.end_of_data_timeout;
+  return c.command_timeout;
+}
+
+// Connects to the first address that answers.
+asio::awaitable<std::optional<tcp::socket>> connect(const std::vector<asio::ip::address>& addresses,
+                                                    std::uint16_t port, std::chrono::seconds timeout,
+                                                    std::string& connected_to) {
+  auto executor = co_await asio::this_coro::executor;
+  for (const auto& address : addresses) {
+    tcp::socket socket(executor);
+    asio::steady_timer timer(executor, timeout);
+    auto result = co_await (socket.async_connect({address, port}, kUseAwaitable) || timer.async_wait(kUseAwaitable));
+    if (result.index() == 0 && !std::get<0>(std::get<0>(result))) {
+      connected_to = address.to_string();
+      co_return socket;
+    }
+  }
+  co_return std::nullopt;
+}
+
+// Runs the client session over the socket until it is done.
+asio::awaitable<void> converse(tcp::socket& socket, smtp::client::Session& session, const RemoteMessage& m,
+                               const RemoteConfig& config) {
+  std::vector<char> buffer(kReadBuffer);
+  std::string piece;
+  std::uint64_t sent = 0;
+  while (true) {
+    switch (session.next()) {
+      case Next::kWrite: {
+        auto output = session.take_output();
+        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(output), kUseAwaitable);
+        if (ec) session.connection_lost();
+        break;
+      }
+      case Next::kRead: {
+        asio::steady_timer timer(socket.get_executor(), timeout_for(session.awaiting(), config));
+        auto result = co_await (socket.async_read_some(asio::buffer(buffer), kUseAwaitable) ||
+                                timer.async_wait(kUseAwaitable));
+        if (result.index() == 1) {
+          session.timed_out();
+        } else if (auto [ec, n] = std::get<0>(result); ec) {
+          session.connection_lost();
+        } else {
+          session.receive(std::string_view(buffer.data(), n));
+        }
+        break;
+      }
+      case Next::kSendBody: {
+        piece.resize(kBodyPiece);
+        auto n = ::pread(m.fd, piece.data(), piece.size(), static_cast<off_t>(m.offset + sent));
+        if (n < 0) {
+          session.connection_lost();  // cannot read our own queue file: try again later
+          break;
+        }
+        sent += static_cast<std::uint64_t>(n);
+        piece.resize(static_cast<std::size_t>(n));
+        session.send_body(piece, n == 0 || sent >= m.message.size);
+        break;
+      }
+      case Next::kDowngrade:
+        // Not converted to quoted-printable (yet): the sender gets 5.6.3.
+        session.reject_8bit();
+        break;
+      case Next::kStartTls:
+        session.connection_lost();  // not requested; cannot happen
+        break;
+      case Next::kReady:
+        session.quit();
+        break;
+      case Next::kDone:
+        co_return;
+    }
+  }
+}
+
+}  // namespace
+
+// One host: its addresses, one connection, the transaction. Returns true when
+// the results are final for this delivery attempt.
+asio::awaitable<bool> RemoteDelivery::try_host(const Target& target, const RemoteMessage& message,
+                                               RemoteOutcome& outcome) {
+  std::vector<asio::ip::address> addresses;
+  boost::system::error_code ec;
+  auto literal = asio::ip::make_address(target.host, ec);
+  if (!ec) {
+    addresses.push_back(literal);
+  } else {
+    auto answer = co_await resolver_.addresses(target.host);
+    addresses = answer.addresses;
+  }
+  std::string address;
+  auto socket = co_await connect(addresses, target.port, config_.connect_timeout, address);
+  if (!socket) {
+    outcome.results.clear();
+    spdlog::info("event=connect_failed host={} port={} addresses={}", target.host, target.port, addresses.size());
+    co_return false;
+  }
+  socket->set_option(tcp::no_delay(true), ec);
+  smtp::client::Session session({config_.helo_name, false});
+  session.send_message(message.message);
+  co_await converse(*socket, session, message, config_);
+  outcome.results = session.results();
+  outcome.remote_mta = fmt::format("{}[{}]", target.host, address);
+  co_return !worth_next_host(outcome.results);
+}
+
+}  // namespace tern::delivery

@@ -1,0 +1,221 @@
+// Remote delivery against real SMTP servers on loopback ports: Postfix's
+// smtp-sink and a scripted aiosmtpd server (tests/lib/scripted_smtp.py),
+// routed by a smarthost or by MX records served by dnsmasq.
+#include "delivery/remote.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "dns/test_dnsmasq.h"
+
+namespace tern::delivery {
+namespace {
+
+namespace asio = boost::asio;
+namespace fsys = std::filesystem;
+
+// A child process whose first line of output may be read (a port number).
+class Child {
+ public:
+  explicit Child(std::vector<std::string> args) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], STDOUT_FILENO);
+      int devnull = ::open("/dev/null", O_WRONLY);
+      ::dup2(devnull, STDERR_FILENO);
+      ::close(fds[0]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out_ = fds[0];
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+  std::string first_line() {
+    std::string line;
+    char c;
+    while (::read(out_, &c, 1) == 1 && c != '\n') line += c;
+    return line;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+};
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(s);
+  return ntohs(addr.sin_port);
+}
+
+class RemoteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tern-remote-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    fsys::permissions(dir_, fsys::perms::all);  // smtp-sink drops to nobody
+    // The queue file: an envelope head, then the message (a dot line included).
+    content_ = "Subject: remote\r\n\r\n.leading dot\r\nbody\r\n";
+    std::ofstream(dir_ + "/queued", std::ios::binary) << "HEAD\n\n" << content_;
+    fd_ = ::open((dir_ + "/queued").c_str(), O_RDONLY);
+  }
+  void TearDown() override {
+    ::close(fd_);
+    fsys::remove_all(dir_);
+  }
+
+  RemoteMessage message(std::vector<std::string> recipients) {
+    RemoteMessage m;
+    m.message.reverse_path.mailbox = {"sender", "example.test"};
+    for (auto& r : recipients) {
+      auto at = r.find('@');
+      m.message.recipients.push_back({{r.substr(0, at), r.substr(at + 1)}, {}});
+    }
+    m.message.size = content_.size();
+    m.fd = fd_;
+    m.offset = 6;
+    return m;
+  }
+
+  RemoteOutcome deliver(RemoteConfig config, RemoteMessage m, std::string domain, int dns_port = 0) {
+    asio::io_context io;
+    dns::ResolverConfig dns_config{{"127.0.0.1:" + std::to_string(dns_port ? dns_port : 9)},
+                                   std::chrono::milliseconds(1500)};
+    auto resolver = dns::Resolver::create(io.get_executor(), dns_config);
+    EXPECT_TRUE(resolver.ok());
+    config.helo_name = "tern.example.test";
+    config.connect_timeout = std::chrono::seconds(5);
+    RemoteDelivery remote(io.get_executor(), **resolver, config);
+    auto future = asio::co_spawn(io, remote.deliver(std::move(m), std::move(domain)), asio::use_future);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready &&
+           std::chrono::steady_clock::now() < deadline) {
+      io.run_one_for(std::chrono::milliseconds(100));
+    }
+    return future.get();
+  }
+
+  std::vector<std::string> dumped(const std::string& sub) {
+    std::vector<std::string> out;
+    if (!fsys::exists(dir_ + "/" + sub)) return out;
+    for (const auto& e : fsys::recursive_directory_iterator(dir_ + "/" + sub)) {
+      if (!e.is_regular_file()) continue;
+      std::stringstream text;
+      text << std::ifstream(e.path(), std::ios::binary).rdbuf();
+      out.push_back(text.str());
+    }
+    return out;
+  }
+
+  std::string dir_;
+  std::string content_;
+  int fd_ = -1;
+};
+
+TEST_F(RemoteTest, SmarthostSmtpSinkTakesTheMessage) {
+  int port = free_port();
+  Child sink({"smtp-sink", "-u", "nobody", "-d", dir_ + "/sink/%M.", "127.0.0.1:" + std::to_string(port), "10"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + std::to_string(port);
+  auto outcome = deliver(config, message({"a@remote.test", "b@remote.test"}), "remote.test");
+  ASSERT_EQ(outcome.results.size(), 2u);
+  for (const auto& r : outcome.results) EXPECT_TRUE(r.delivered()) << r.code << " " << r.text;
+  EXPECT_EQ(outcome.remote_mta, "127.0.0.1[127.0.0.1]");
+  auto files = dumped("sink");
+  ASSERT_EQ(files.size(), 1u);
+  // smtp-sink stores what it received unstuffed, with LF line ends.
+  EXPECT_NE(files[0].find("\nX-Rcpt-Args: <a@remote.test>\nX-Rcpt-Args: <b@remote.test>\n"), std::string::npos);
+  EXPECT_NE(files[0].find("\nSubject: remote\n\n.leading dot\nbody\n"), std::string::npos)
+      << ::testing::PrintToString(files[0]);
+}
+
+TEST_F(RemoteTest, PerRecipientRepliesAndDroppedConnection) {
+  fsys::create_directory(dir_ + "/scripted");
+  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
+                "--lifetime", "60"});
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + port;
+  auto outcome = deliver(config, message({"ok@remote.test", "temp@remote.test", "perm@remote.test"}), "remote.test");
+  ASSERT_EQ(outcome.results.size(), 3u);
+  EXPECT_EQ(outcome.results[0].code, 250);
+  EXPECT_EQ(outcome.results[1].code, 451);
+  EXPECT_EQ(outcome.results[2].code, 550);
+  EXPECT_EQ(outcome.results[2].status(), "5.1.1");
+  auto files = dumped("scripted");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_NE(files[0].find("rcpt ok@remote.test\n\n"), std::string::npos) << files[0];
+  EXPECT_NE(files[0].find("\r\n.leading dot\r\n"), std::string::npos);
+
+  // A peer that vanishes mid-transaction: a temporary failure for all.
+  auto dropped = deliver(config, message({"ok@remote.test", "drop@remote.test"}), "remote.test");
+  ASSERT_EQ(dropped.results.size(), 2u);
+  for (const auto& r : dropped.results) {
+    EXPECT_TRUE(r.temporary()) << r.code << " " << r.text;
+  }
+}
+
+TEST_F(RemoteTest, NobodyListeningIsTemporary) {
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + std::to_string(free_port());
+  auto outcome = deliver(config, message({"a@remote.test"}), "remote.test");
+  ASSERT_EQ(outcome.results.size(), 1u);
+  EXPECT_TRUE(outcome.results[0].temporary());
+  EXPECT_EQ(outcome.results[0].status(), "4.4.1");
+}
+
+TEST_F(RemoteTest, MxRoutingThroughDnsmasq) {
+  int port = free_port();
+  Child sink({"smtp-sink", "-u", "nobody", "-d", dir_ + "/sink/%M.", "127.0.0.1:" + std::to_string(port), "10"});
+  // mx.test: a dead MX first (nothing on 127.0.0.9), then one that works.
+  dns::test::Dnsmasq dns({"--mx-host=mx.test,dead.mx.test,10", "--mx-host=mx.test,live.mx.test,20",
+                          "--host-record=dead.mx.test,127.0.0.9", "--host-record=live.mx.test,127.0.0.1",
+                          "--dns-rr=null.test,15,000000"});
+  ASSERT_TRUE(dns.running());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  RemoteConfig config;
+  config.port = static_cast<std::uint16_t>(port);
+  auto outcome = deliver(config, message({"a@mx.test"}), "mx.test", dns.port());
+  ASSERT_EQ(outcome.results.size(), 1u);
+  EXPECT_TRUE(outcome.results[0].delivered()) << outcome.results[0].code << " " << outcome.results[0].text;
+  EXPECT_EQ(outcome.remote_mta, "live.mx.test[127.0.0.1]");
+
+  auto null_mx = deliver(config, message({"a@null.test"}), "null.test", dns.port());
+  ASSERT_EQ(null_mx.results.size(), 1u);
+  EXPECT_EQ(null_mx.results[0].status(), "5.1.10");
+  auto nx = deliver(config, message({"a@nosuch.test"}), "nosuch.test", dns.port());
+  EXPECT_EQ(nx.results[0].status(), "5.1.2");
+}
+
+}  // namespace
+}  // namespace tern::delivery

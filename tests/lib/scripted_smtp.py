@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""A scripted SMTP server (aiosmtpd) for tests of tern's outbound delivery.
+
+Replies by recipient local part: temp* → 451 4.3.0, perm* → 550 5.1.1,
+drop* → the connection is closed at once (a peer vanishing mid-transaction);
+any other → 250. Accepted messages are written to --dump DIR, one file each
+(envelope lines, an empty line, the content). Listens on 127.0.0.1, on
+--port or a free port, prints the port on the first line of stdout, and stops
+by itself after --lifetime seconds (default 120) or on SIGTERM.
+"""
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+
+class Handler:
+    def __init__(self, dump):
+        self.dump = dump
+        self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0].lower()
+        if local.startswith("temp"):
+            return "451 4.3.0 Try again later"
+        if local.startswith("perm"):
+            return "550 5.1.1 No such user here"
+        if local.startswith("drop"):
+            server.transport.abort()
+            return "421 4.4.2 gone"  # never seen: the connection is closed
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        if self.dump:
+            path = os.path.join(self.dump, f"msg-{os.getpid()}-{self.count}")
+            with open(path, "wb") as f:
+                f.write(f"from {envelope.mail_from}\n".encode())
+                for r in envelope.rcpt_tos:
+                    f.write(f"rcpt {r}\n".encode())
+                f.write(b"\n" + envelope.original_content)
+        return "250 2.0.0 Queued"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--dump", default="")
+    p.add_argument("--lifetime", type=float, default=120)
+    a = p.parse_args()
+    port = a.port
+    if port == 0:
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+    controller = Controller(Handler(a.dump), hostname="127.0.0.1", port=port,
+                            server_kwargs={"decode_data": False})
+    controller.start()
+    print(port, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        signal.sigtimedwait([signal.SIGINT], a.lifetime)
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include <ctime>
+#include <span>
+#include <vector>
 
 #include "base/ids.h"
 #include "base/log.h"
@@ -24,7 +26,15 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadBuffer = 4096;
+// One read buffer for every connection of the (single) network thread: a
+// connection owns no buffer while it waits, which keeps an idle connection
+// small (DESIGN.md: <= 10 KB); the session copies what it needs at once.
+constexpr std::size_t kReadBuffer = 64 * 1024;
+
+std::span<char> shared_read_buffer() {
+  thread_local std::vector<char> buffer(kReadBuffer);
+  return buffer;
+}
 
 // The session's window on the world: recipient policy and the spool.
 class SpoolHost : public smtp::server::SessionHost {
@@ -87,16 +97,23 @@ class SpoolHost : public smtp::server::SessionHost {
   std::unique_ptr<queue::SpoolWriter> writer_;
 };
 
-// Reads with the session's current timeout (RFC 5321 4.5.3.2). Returns the
-// byte count, 0 at end of stream or error, -1 on timeout.
-asio::awaitable<long> read_some(tcp::socket& socket, std::vector<char>& buffer, std::chrono::seconds timeout) {
+// Waits for input with the session's current timeout (RFC 5321 4.5.3.2),
+// then reads it into the shared buffer. Returns the byte count, 0 at end of
+// stream or error, -1 on timeout. The bytes are valid until the next co_await.
+asio::awaitable<long> read_some(tcp::socket& socket, std::chrono::seconds timeout) {
   asio::steady_timer timer(socket.get_executor(), timeout);
-  auto result = co_await (socket.async_read_some(asio::buffer(buffer), kUseAwaitable) ||
-                          timer.async_wait(kUseAwaitable));
-  if (result.index() == 1) co_return -1;
-  auto [ec, n] = std::get<0>(result);
-  if (ec) co_return 0;
-  co_return static_cast<long>(n);
+  while (true) {
+    auto result = co_await (socket.async_wait(tcp::socket::wait_read, kUseAwaitable) ||
+                            timer.async_wait(kUseAwaitable));
+    if (result.index() == 1) co_return -1;
+    if (std::get<0>(std::get<0>(result))) co_return 0;
+    boost::system::error_code ec;
+    auto buffer = shared_read_buffer();
+    auto n = socket.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+    if (ec == asio::error::would_block) continue;  // woken, yet nothing to read
+    if (ec) co_return 0;
+    co_return static_cast<long>(n);
+  }
 }
 
 asio::awaitable<bool> send(tcp::socket& socket, smtp::server::Session& session) {
@@ -121,6 +138,7 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
   if (ec) co_return;
   // Replies go out as soon as they are ready (each is one write already).
   socket.set_option(tcp::no_delay(true), ec);
+  socket.non_blocking(true, ec);  // read_some after the wait must never block the thread
   auto ip = remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()
                 ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
                 : remote.address().to_string();
@@ -138,16 +156,15 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
     co_return;
   }
   session.start();
-  std::vector<char> buffer(kReadBuffer);
   while (co_await send(socket, session) && !session.closed()) {
-    auto n = co_await read_some(socket, buffer, session.in_data() ? limits.data_timeout : limits.command_timeout);
+    auto n = co_await read_some(socket, session.in_data() ? limits.data_timeout : limits.command_timeout);
     if (n < 0) {
       session.timed_out();
       spdlog::info("event=timeout session={}", session_id);
       continue;
     }
     if (n == 0) break;
-    session.receive(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    session.receive(std::string_view(shared_read_buffer().data(), static_cast<std::size_t>(n)));
     while (session.awaiting_commit()) session.committed(co_await host.commit());
   }
   session.abort();

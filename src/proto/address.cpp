@@ -88,7 +88,9 @@ bool is_ipv4(std::string_view s) {
   while (i <= s.size()) {
     std::size_t start = i;
     int value = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    // At most 4 digits are read: enough to see that a number is too long,
+    // never enough to overflow (found by fuzz/fuzz_address).
+    while (i < s.size() && i - start < 4 && std::isdigit(static_cast<unsigned char>(s[i]))) {
       value = value * 10 + (s[i] - '0');
       ++i;
     }

@@ -72,6 +72,12 @@ TEST(Address, RestIsWhatFollowsThePath) {
   EXPECT_EQ(parsed->rest, " SIZE=10");
 }
 
+TEST(Address, LongNumbersInAddressLiterals) {
+  EXPECT_FALSE(parse_path("<a@[9999999999999999999.1.1.1]>", {}).ok());
+  EXPECT_FALSE(parse_path("<a@[1.1.1.0001]>", {}).ok());
+  EXPECT_TRUE(parse_path("<a@[1.1.1.001]>", {}).ok());
+}
+
 TEST(Address, ValidUtf8) {
   EXPECT_TRUE(is_valid_utf8("dörte"));
   EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));        // overlong

@@ -5,6 +5,7 @@
 
 #include "app/serve.h"
 #include "config/config.h"
+#include "policy/networks.h"
 
 namespace {
 
@@ -29,6 +30,10 @@ int main(int argc, char** argv) {
   auto config = load(config_path);
   if (!config) {
     std::cerr << "tern: config " << config.error().text << "\n";
+    return 1;
+  }
+  if (auto networks = tern::policy::Networks::parse(config->relay.networks); !networks) {
+    std::cerr << "tern: config " << config_path << ": 'relay.networks': " << networks.error().text << "\n";
     return 1;
   }
   if (check->parsed()) {

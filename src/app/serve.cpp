@@ -6,9 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <thread>
 
 #include "base/log.h"
+#include "app/router.h"
 #include "delivery/maildir.h"
+#include "delivery/remote.h"
+#include "dns/resolver.h"
 #include "net/server.h"
 #include "policy/recipient_policy.h"
 #include "queue/scheduler.h"
@@ -23,20 +27,23 @@ namespace {
 // committers) 1,170.
 constexpr std::size_t kDeliveryWorkers = 2;
 
-// Every recipient the server accepts is local (issue 3): into its Maildir.
-queue::DeliverFn local_delivery(delivery::Maildir& maildir, const policy::RecipientPolicy& policy) {
-  return [&maildir, &policy](const queue::QueuedMessage& m, std::size_t index, queue::DeliveryBatch& batch) {
-    const auto& envelope = m.envelope;
-    delivery::MaildirMessage message{m.id,
-                                     index,
-                                     envelope.reverse_path.null ? "" : envelope.reverse_path.mailbox.to_string(),
-                                     m.fd,
-                                     m.offset,
-                                     envelope.params.body == proto::Body::kBinaryMime,
-                                     m.maybe_delivered};
-    return maildir.deliver(message, policy.resolve(envelope.recipients[index].mailbox), batch);
-  };
-}
+// The outbound event loop: remote deliveries and DNS, on a thread of its own.
+class Outbound {
+ public:
+  Outbound() : work_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~Outbound() { stop(); }
+  void stop() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -46,15 +53,39 @@ int serve(const config::Config& config) {
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
-  policy::RecipientPolicy policy(config.local);
+  auto networks = policy::Networks::parse(config.relay.networks);
+  if (!networks) {
+    spdlog::critical("event=start_failed detail={}", log_value(networks.error().text));
+    return 1;
+  }
+  policy::RecipientPolicy policy(config.local, std::move(networks.value()));
   queue::Spool spool(config.data_dir + "/queue");
   auto recovered = spool.open();
   if (!recovered) {
     spdlog::critical("event=start_failed detail={}", log_value(recovered.error().detail));
     return 1;
   }
+  Outbound outbound;
+  auto resolver = dns::Resolver::create(outbound.io().get_executor(), {config.dns.servers});
+  if (!resolver) {
+    spdlog::critical("event=start_failed detail={}", log_value(resolver.error().text));
+    return 1;
+  }
+  delivery::RemoteConfig remote_config;
+  remote_config.helo_name = config.hostname;
+  remote_config.port = config.outbound.port;
+  remote_config.smarthost = config.relay.smarthost;
+  delivery::RemoteDelivery remote(outbound.io().get_executor(), **resolver, remote_config);
   delivery::Maildir maildir(config.data_dir + "/mail", config.hostname);
-  queue::Scheduler scheduler(spool, local_delivery(maildir, policy), config.queue.retry_interval);
+  Router router(maildir, policy, outbound.io(), remote);
+  queue::RetryPolicy retry{config.queue.retry_interval, config.queue.max_retry_interval,
+                          config.queue.max_lifetime, config.queue.delay_warning};
+  queue::Scheduler scheduler(
+      spool,
+      [&router](const queue::QueuedMessage& m, const std::vector<std::size_t>& pending, queue::DeliveryBatch& batch) {
+        return router.deliver(m, pending, batch);
+      },
+      retry, config.hostname);
   scheduler.start(kDeliveryWorkers);
   for (auto& id : *recovered) scheduler.enqueue(std::move(id));
   spdlog::info("event=recovered count={}", recovered->size());
@@ -76,10 +107,12 @@ int serve(const config::Config& config) {
     io.stop();
   });
   io.run();
-  // Commits already handed to the spool finish; deliveries in progress end;
-  // everything else stays in the queue for the next start.
-  spool.stop();
+  // Deliveries in progress end (they may queue bounces, so the spool still
+  // runs); commits already handed to the spool finish; everything else stays
+  // in the queue for the next start.
   scheduler.stop();
+  outbound.stop();
+  spool.stop();
   spdlog::info("event=stopped");
   spdlog::shutdown();  // writes out the last log lines
   return 0;

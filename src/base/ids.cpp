@@ -30,6 +30,17 @@ std::string make_queue_id() {
   return id;
 }
 
+std::time_t queue_id_time(std::string_view id) {
+  if (id.size() != 15) return 0;
+  std::uint64_t micros = 0;
+  for (char c : id.substr(0, 11)) {
+    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'Z' ? c - 'A' + 10 : -1;
+    if (digit < 0) return 0;
+    micros = micros * 36 + static_cast<std::uint64_t>(digit);
+  }
+  return static_cast<std::time_t>(micros / 1000000);
+}
+
 std::string make_session_id() {
   static std::atomic<std::uint64_t> counter{0};
   std::string id = "S";

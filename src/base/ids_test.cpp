@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <set>
 
 TEST(Ids, QueueIdsAreUniqueFixedWidthAndSorted) {
@@ -14,6 +15,15 @@ TEST(Ids, QueueIdsAreUniqueFixedWidthAndSorted) {
     EXPECT_LT(previous.substr(0, 11), id.substr(0, 11) + "~");
     previous = id;
   }
+}
+
+TEST(Ids, QueueIdTellsTheArrivalTime) {
+  auto before = std::time(nullptr);
+  auto t = tern::queue_id_time(tern::make_queue_id());
+  EXPECT_GE(t, before);
+  EXPECT_LE(t, std::time(nullptr));
+  EXPECT_EQ(tern::queue_id_time("not-an-id"), 0);
+  EXPECT_EQ(tern::queue_id_time("0hohn6rzxbe0000"), 0);
 }
 
 TEST(Ids, SessionIdsAreUnique) {

@@ -135,8 +135,56 @@ void read_queue(Reader& r, const toml::node& node, Queue& q) {
   if (!t) return r.fail(node, "'queue' must be a table");
   std::map<std::string, Handler> keys{
       {"retry_interval", [&](auto& n, auto& k) { r.duration(n, k, q.retry_interval); }},
+      {"max_retry_interval", [&](auto& n, auto& k) { r.duration(n, k, q.max_retry_interval); }},
+      {"max_lifetime", [&](auto& n, auto& k) { r.duration(n, k, q.max_lifetime); }},
+      {"delay_warning", [&](auto& n, auto& k) { r.duration(n, k, q.delay_warning); }},
   };
   r.table(*t, "queue", keys);
+}
+
+void read_relay(Reader& r, const toml::node& node, Relay& relay) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'relay' must be a table");
+  std::map<std::string, Handler> keys{
+      {"networks", [&](auto& n, auto& k) { r.strings(n, k, relay.networks); }},
+      {"smarthost", [&](auto& n, auto& k) {
+         r.string(n, k, relay.smarthost);
+         Listener probe{relay.smarthost, "", 0};
+         if (!r.error && !relay.smarthost.empty() && !parse_host_port(probe)) {
+           r.fail(n, fmt::format("'{}' must be host:port", k));
+         }
+       }},
+  };
+  r.table(*t, "relay", keys);
+}
+
+void read_outbound(Reader& r, const toml::node& node, Outbound& outbound) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'outbound' must be a table");
+  std::map<std::string, Handler> keys{
+      {"port", [&](auto& n, auto& k) {
+         std::uint64_t port = 0;
+         r.integer(n, k, port, 1);
+         if (!r.error && port > 65535) r.fail(n, fmt::format("'{}' must be a port number", k));
+         outbound.port = static_cast<std::uint16_t>(port);
+       }},
+  };
+  r.table(*t, "outbound", keys);
+}
+
+void read_dns(Reader& r, const toml::node& node, Dns& dns) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'dns' must be a table");
+  std::map<std::string, Handler> keys{
+      {"servers", [&](auto& n, auto& k) {
+         r.strings(n, k, dns.servers);
+         for (const auto& server : dns.servers) {
+           Listener probe{server, "", 0};
+           if (!r.error && !parse_host_port(probe)) r.fail(n, fmt::format("'{}' entries must be ip:port", k));
+         }
+       }},
+  };
+  r.table(*t, "dns", keys);
 }
 
 void read_local(Reader& r, const toml::node& node, Local& l) {
@@ -160,7 +208,7 @@ void read_listeners(Reader& r, const toml::node& node, std::vector<Listener>& ou
     std::map<std::string, Handler> keys{
         {"address", [&](auto& n, auto& k) {
            r.string(n, k, listener.address);
-           if (!r.error && !parse_listen_address(listener)) {
+           if (!r.error && !parse_host_port(listener)) {
              r.fail(n, fmt::format("'{}' must be host:port or [ipv6]:port", k));
            }
          }},
@@ -194,7 +242,7 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   }
 }
 
-bool parse_listen_address(Listener& listener) {
+bool parse_host_port(Listener& listener) {
   const auto& a = listener.address;
   auto colon = a.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
@@ -237,13 +285,21 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
       {"local", [&](auto& n, auto&) { read_local(r, n, config.local); }},
       {"limits", [&](auto& n, auto&) { read_limits(r, n, config.limits); }},
       {"queue", [&](auto& n, auto&) { read_queue(r, n, config.queue); }},
+      {"relay", [&](auto& n, auto&) { read_relay(r, n, config.relay); }},
+      {"outbound", [&](auto& n, auto&) { read_outbound(r, n, config.outbound); }},
+      {"dns", [&](auto& n, auto&) { read_dns(r, n, config.dns); }},
   };
   r.table(root, "", keys);
   if (r.error) return *r.error;
+  const auto& q = config.queue;
+  if (q.retry_interval.count() <= 0 || q.max_retry_interval < q.retry_interval) {
+    return Error{0, "", fmt::format("{}: 'queue.retry_interval' must be more than 0 and not more than "
+                                    "'queue.max_retry_interval'", source_name), ""};
+  }
   if (config.hostname.empty()) config.hostname = system_hostname();
   if (config.listeners.empty()) {
     Listener listener;
-    parse_listen_address(listener);
+    parse_host_port(listener);
     config.listeners.push_back(listener);
   }
   return config;

@@ -40,6 +40,27 @@ struct Limits {
 struct Queue {
   // First retry after a temporary delivery failure (Postfix: minimal_backoff_time).
   std::chrono::seconds retry_interval{300};
+  // The interval doubles per attempt up to this (maximal_backoff_time).
+  std::chrono::seconds max_retry_interval{3600};
+  // Then the recipient fails and a bounce is sent (maximal_queue_lifetime).
+  std::chrono::seconds max_lifetime{5 * 86400};
+  // One delay DSN after this; 0 = never (delay_warning_time).
+  std::chrono::seconds delay_warning{4 * 3600};
+};
+
+struct Relay {
+  // Clients that may send mail to other domains (Postfix: mynetworks,
+  // whose default covers the local machine only).
+  std::vector<std::string> networks{"127.0.0.0/8", "::1/128"};
+  std::string smarthost;  // "host:port": all outbound mail goes there; empty: MX
+};
+
+struct Outbound {
+  std::uint16_t port = 25;  // the destination port (tests use a loopback port)
+};
+
+struct Dns {
+  std::vector<std::string> servers;  // "ip:port"; empty: /etc/resolv.conf
 };
 
 struct Config {
@@ -50,6 +71,9 @@ struct Config {
   Local local;
   Limits limits;
   Queue queue;
+  Relay relay;
+  Outbound outbound;
+  Dns dns;
 };
 
 // The configuration used when no file is given: SMTP on 127.0.0.1:2525,
@@ -64,7 +88,7 @@ Result<Config> load_file(const std::string& path);
 // "30s", "5m", "4h", "5d" (and "0").
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 
-// "host:port" or "[v6]:port".
-bool parse_listen_address(Listener& listener);
+// "host:port" or "[v6]:port" (listeners, smarthost, DNS servers).
+bool parse_host_port(Listener& listener);
 
 }  // namespace tern::config

@@ -15,6 +15,8 @@ TEST(Config, EmbeddedDefault) {
   EXPECT_TRUE(c->local.accept_any_user);
   EXPECT_FALSE(c->hostname.empty());
   EXPECT_EQ(c->data_dir, "var");
+  EXPECT_EQ(c->relay.networks, (std::vector<std::string>{"127.0.0.0/8", "::1/128"}));
+  EXPECT_EQ(c->outbound.port, 25);
 }
 
 TEST(Config, AllKeys) {
@@ -43,6 +45,16 @@ command_timeout = "2m"
 data_timeout = "1h"
 [queue]
 retry_interval = "30s"
+max_retry_interval = "10m"
+max_lifetime = "2d"
+delay_warning = "0"
+[relay]
+networks = ["192.0.2.0/24"]
+smarthost = "[::1]:2526"
+[outbound]
+port = 2527
+[dns]
+servers = ["127.0.0.1:5353"]
 )", "t.toml");
   ASSERT_TRUE(c.ok()) << c.error().text;
   EXPECT_EQ(c->hostname, "mx.example.test");
@@ -54,6 +66,13 @@ retry_interval = "30s"
   EXPECT_EQ(c->limits.command_timeout, std::chrono::seconds(120));
   EXPECT_EQ(c->limits.data_timeout, std::chrono::seconds(3600));
   EXPECT_EQ(c->queue.retry_interval, std::chrono::seconds(30));
+  EXPECT_EQ(c->queue.max_retry_interval, std::chrono::seconds(600));
+  EXPECT_EQ(c->queue.max_lifetime, std::chrono::seconds(2 * 86400));
+  EXPECT_EQ(c->queue.delay_warning, std::chrono::seconds(0));
+  EXPECT_EQ(c->relay.networks, std::vector<std::string>{"192.0.2.0/24"});
+  EXPECT_EQ(c->relay.smarthost, "[::1]:2526");
+  EXPECT_EQ(c->outbound.port, 2527);
+  EXPECT_EQ(c->dns.servers, std::vector<std::string>{"127.0.0.1:5353"});
 }
 
 void expect_error(std::string_view text, std::string_view needle) {
@@ -74,6 +93,10 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[local]\ndomains = [1]\n", "'local.domains' must hold only strings");
   expect_error("log_level = \"loud\"\n", "'log_level' must be one of");
   expect_error("hostname = \n", "t.toml:1:");
+  expect_error("[queue]\nretry_interval = \"2h\"\n", "'queue.retry_interval' must be more than 0");
+  expect_error("[relay]\nsmarthost = \"nowhere\"\n", "'relay.smarthost' must be host:port");
+  expect_error("[outbound]\nport = 70000\n", "'outbound.port' must be a port number");
+  expect_error("[dns]\nservers = [\"x\"]\n", "'dns.servers' entries must be ip:port");
 }
 
 TEST(Config, Durations) {

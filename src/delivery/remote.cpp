@@ -175,7 +175,8 @@ asio::awaitable<bool> RemoteDelivery::try_host(const Target& target, const Remot
   std::vector<asio::ip::address> addresses;
   boost::system::error_code ec;
   auto literal = asio::ip::make_address(target.host, ec);
-  if (!ec) {
+  const bool host_is_address = !ec;
+  if (host_is_address) {
     addresses.push_back(literal);
   } else {
     auto answer = co_await resolver_.addresses(target.host);
@@ -193,7 +194,10 @@ asio::awaitable<bool> RemoteDelivery::try_host(const Target& target, const Remot
   session.send_message(message.message);
   co_await converse(*socket, session, message, config_);
   outcome.results = session.results();
-  outcome.remote_mta = fmt::format("{}[{}]", target.host, address);
+  // RFC 3464 2.3.5 Remote-MTA: the host's name, or the address in brackets
+  // when there is no name (a smarthost given as an IP address).
+  outcome.remote_mta = host_is_address ? fmt::format("[{}]", address) : target.host;
+  outcome.connected_to = fmt::format("{}[{}]", target.host, address);
   co_return !worth_next_host(outcome.results);
 }
 

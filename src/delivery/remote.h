@@ -40,7 +40,8 @@ struct RemoteMessage {
 
 struct RemoteOutcome {
   std::vector<smtp::client::RecipientResult> results;  // one per recipient, in order
-  std::string remote_mta;  // the host that gave the results, for DSNs and the log
+  std::string remote_mta;    // the host that gave the results, for DSNs: "mx.example" or "[192.0.2.1]"
+  std::string connected_to;  // "host[address]", for the log
 };
 
 class RemoteDelivery {

@@ -149,7 +149,8 @@ TEST_F(RemoteTest, SmarthostSmtpSinkTakesTheMessage) {
   auto outcome = deliver(config, message({"a@remote.test", "b@remote.test"}), "remote.test");
   ASSERT_EQ(outcome.results.size(), 2u);
   for (const auto& r : outcome.results) EXPECT_TRUE(r.delivered()) << r.code << " " << r.text;
-  EXPECT_EQ(outcome.remote_mta, "127.0.0.1[127.0.0.1]");
+  EXPECT_EQ(outcome.remote_mta, "[127.0.0.1]");
+  EXPECT_EQ(outcome.connected_to, "127.0.0.1[127.0.0.1]");
   auto files = dumped("sink");
   ASSERT_EQ(files.size(), 1u);
   // smtp-sink stores what it received unstuffed, with LF line ends.
@@ -208,7 +209,8 @@ TEST_F(RemoteTest, MxRoutingThroughDnsmasq) {
   auto outcome = deliver(config, message({"a@mx.test"}), "mx.test", dns.port());
   ASSERT_EQ(outcome.results.size(), 1u);
   EXPECT_TRUE(outcome.results[0].delivered()) << outcome.results[0].code << " " << outcome.results[0].text;
-  EXPECT_EQ(outcome.remote_mta, "live.mx.test[127.0.0.1]");
+  EXPECT_EQ(outcome.remote_mta, "live.mx.test");
+  EXPECT_EQ(outcome.connected_to, "live.mx.test[127.0.0.1]");
 
   auto null_mx = deliver(config, message({"a@null.test"}), "null.test", dns.port());
   ASSERT_EQ(null_mx.results.size(), 1u);

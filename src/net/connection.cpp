@@ -39,11 +39,11 @@ std::span<char> shared_read_buffer() {
 // The session's window on the world: recipient policy and the spool.
 class SpoolHost : public smtp::server::SessionHost {
  public:
-  SpoolHost(const ServerContext& context, std::string session_id)
-      : context_(context), session_id_(std::move(session_id)) {}
+  SpoolHost(const ServerContext& context, std::string session_id, std::string client_ip)
+      : context_(context), session_id_(std::move(session_id)), client_ip_(std::move(client_ip)) {}
 
   Result<void> check_recipient(const proto::Path& recipient) override {
-    return context_.policy.check(recipient);
+    return context_.policy.check(recipient, client_ip_);
   }
 
   Result<std::string> begin_message(const proto::Envelope& envelope) override {
@@ -94,6 +94,7 @@ class SpoolHost : public smtp::server::SessionHost {
  private:
   const ServerContext& context_;
   std::string session_id_;
+  std::string client_ip_;
   std::unique_ptr<queue::SpoolWriter> writer_;
 };
 
@@ -143,7 +144,7 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
                 ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
                 : remote.address().to_string();
   auto session_id = make_session_id();
-  SpoolHost host(context, session_id);
+  SpoolHost host(context, session_id, ip);
   smtp::server::Session session(host, session_limits(limits), context.config.hostname, session_id, ip);
 
   bool admitted = server.admit(ip);

@@ -4,21 +4,24 @@
 
 namespace tern::policy {
 
-RecipientPolicy::RecipientPolicy(const config::Local& local)
+RecipientPolicy::RecipientPolicy(const config::Local& local, Networks relay_networks)
     : domains_(local.domains.begin(), local.domains.end()),
       primary_domain_(local.domains.empty() ? "localhost" : local.domains.front()),
       users_(local.users.begin(), local.users.end()),
-      accept_any_user_(local.accept_any_user) {}
+      accept_any_user_(local.accept_any_user),
+      relay_networks_(std::move(relay_networks)) {}
 
 bool RecipientPolicy::is_local_domain(std::string_view domain) const {
   return domains_.count(to_lower(domain)) > 0;
 }
 
-Result<void> RecipientPolicy::check(const proto::Path& recipient) const {
+Result<void> RecipientPolicy::check(const proto::Path& recipient, const std::string& client_ip) const {
   const auto& mailbox = recipient.mailbox;
   if (mailbox.domain.empty()) return {};  // <Postmaster>
   if (!is_local_domain(mailbox.domain)) {
-    return Error{554, "5.7.1", "Relay access denied", "not a local domain: " + mailbox.domain};
+    if (relay_networks_.contains(client_ip)) return {};
+    return Error{554, "5.7.1", "Relay access denied",
+                 "not a local domain and client not in relay networks: " + mailbox.domain};
   }
   // RFC 5321 2.4: local parts are case-sensitive in principle; we match
   // them case-insensitively, as nearly every MTA does.

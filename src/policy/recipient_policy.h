@@ -1,22 +1,24 @@
 #pragma once
 // Which forward-paths this server takes mail for (RFC 5321 3.6, 4.5.1):
-// the local domains and their users, and postmaster always. Issue 4 adds
-// relaying for [relay] networks; until then every other domain is refused.
+// the local domains and their users, and postmaster always; other domains
+// only from clients in [relay] networks (never an open relay).
 #include <set>
 #include <string>
 
 #include "base/result.h"
 #include "config/config.h"
+#include "policy/networks.h"
 #include "proto/address.h"
 
 namespace tern::policy {
 
 class RecipientPolicy {
  public:
-  explicit RecipientPolicy(const config::Local& local);
+  RecipientPolicy(const config::Local& local, Networks relay_networks);
 
   // 250 or 550 5.1.1 (no such user) or 554 5.7.1 (relay access denied).
-  Result<void> check(const proto::Path& recipient) const;
+  // `client_ip` is the SMTP client's address as text.
+  Result<void> check(const proto::Path& recipient, const std::string& client_ip) const;
 
   // The mailbox a local recipient is delivered to: "<Postmaster>" (no
   // domain, RFC 5321 4.1.1.3) goes to postmaster at the first local domain.
@@ -29,6 +31,7 @@ class RecipientPolicy {
   std::string primary_domain_;
   std::set<std::string> users_;
   bool accept_any_user_;
+  Networks relay_networks_;
 };
 
 }  // namespace tern::policy

@@ -7,21 +7,27 @@ namespace {
 
 proto::Path path(std::string local, std::string domain) { return {false, {std::move(local), std::move(domain)}}; }
 
+// From a client outside the relay networks unless one is given.
+Result<void> check(const RecipientPolicy& policy, const proto::Path& p, const std::string& ip = "198.51.100.1") {
+  return policy.check(p, ip);
+}
+
 TEST(RecipientPolicy, LocalUsersPostmasterAndRelay) {
   config::Local local;
   local.domains = {"example.test", "other.test"};
   local.users = {"alice"};
-  RecipientPolicy policy(local);
-  EXPECT_TRUE(policy.check(path("alice", "example.test")).ok());
-  EXPECT_TRUE(policy.check(path("ALICE", "Example.Test")).ok());
-  EXPECT_TRUE(policy.check(path("\"alice\"", "other.test")).ok());
-  EXPECT_TRUE(policy.check(path("PostMaster", "other.test")).ok());
-  EXPECT_TRUE(policy.check(path("Postmaster", "")).ok());
-  auto unknown = policy.check(path("bob", "example.test"));
+  RecipientPolicy policy(local, *Networks::parse({"192.0.2.0/24"}));
+  EXPECT_TRUE(check(policy, path("alice", "example.test")).ok());
+  EXPECT_TRUE(check(policy, path("ALICE", "Example.Test")).ok());
+  EXPECT_TRUE(check(policy, path("\"alice\"", "other.test")).ok());
+  EXPECT_TRUE(check(policy, path("PostMaster", "other.test")).ok());
+  EXPECT_TRUE(check(policy, path("Postmaster", "")).ok());
+  auto unknown = check(policy, path("bob", "example.test"));
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, 550);
   EXPECT_EQ(unknown.error().enhanced, "5.1.1");
-  auto relay = policy.check(path("alice", "elsewhere.example"));
+  EXPECT_TRUE(check(policy, path("bob", "elsewhere.example"), "192.0.2.7").ok());  // relay network
+  auto relay = check(policy, path("alice", "elsewhere.example"));
   ASSERT_FALSE(relay.ok());
   EXPECT_EQ(relay.error().code, 554);
   EXPECT_EQ(relay.error().enhanced, "5.7.1");
@@ -31,9 +37,9 @@ TEST(RecipientPolicy, LocalUsersPostmasterAndRelay) {
 TEST(RecipientPolicy, AcceptAnyUser) {
   config::Local local;
   local.accept_any_user = true;
-  RecipientPolicy policy(local);
-  EXPECT_TRUE(policy.check(path("anyone", "localhost")).ok());
-  EXPECT_FALSE(policy.check(path("anyone", "example.test")).ok());
+  RecipientPolicy policy(local, *Networks::parse({"192.0.2.0/24"}));
+  EXPECT_TRUE(check(policy, path("anyone", "localhost")).ok());
+  EXPECT_FALSE(check(policy, path("anyone", "example.test")).ok());
 }
 
 }  // namespace

@@ -2,25 +2,33 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/ids.h"
 #include "base/log.h"
+#include "queue/delivery_state.h"
 
 namespace tern::queue {
 namespace {
 
 constexpr std::size_t kBatch = 32;
 
+std::string describe(const Error& e) { return fmt::format("{} {} {}", e.code, e.enhanced, e.text); }
+
 }  // namespace
 
-// One message's outcomes within a batch; logged once the batch is durable.
+// One message's attempt within a batch; judged once the batch is durable.
 struct Scheduler::Attempt {
-  std::string id;
-  std::vector<std::string> delivered;  // "rcpt=... path=..."
-  std::vector<std::string> failed;     // permanent: "rcpt=... reply=... detail=..."
-  bool deferred = false;
+  QueuedMessage message;
+  DeliveryState state;
+  std::vector<std::size_t> pending;
+  std::vector<RecipientOutcome> outcomes;
 };
 
-Scheduler::Scheduler(Spool& spool, DeliverFn deliver, std::chrono::seconds retry_interval, FileSystem& fs)
-    : spool_(spool), deliver_(std::move(deliver)), retry_interval_(retry_interval), fs_(fs) {}
+Scheduler::Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::string hostname, FileSystem& fs)
+    : spool_(spool),
+      deliver_(std::move(deliver)),
+      retry_(retry),
+      fs_(fs),
+      bouncer_(spool, std::move(hostname), [this](std::string id) { enqueue(std::move(id), true); }) {}
 
 Scheduler::~Scheduler() { stop(); }
 
@@ -46,11 +54,16 @@ void Scheduler::enqueue(std::string id, bool fresh) {
   wake_.notify_one();
 }
 
+void Scheduler::defer(const std::string& id, TimePoint when) {
+  std::lock_guard lock(mutex_);
+  deferred_.emplace(when, id);
+}
+
 // Waits for ready messages, moving deferred ones to ready when due.
 bool Scheduler::next_batch(std::vector<Ready>& batch) {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    auto now = std::chrono::steady_clock::now();
+    auto now = std::chrono::system_clock::now();
     while (!deferred_.empty() && deferred_.begin()->first <= now) {
       ready_.push_back({std::move(deferred_.begin()->second), false});
       deferred_.erase(deferred_.begin());
@@ -85,7 +98,8 @@ void Scheduler::deliver_batch(const std::vector<Ready>& batch) {
   attempts.reserve(batch.size());
   for (const auto& ready : batch) attempt(ready, durability, attempts);
   auto durable = durability.commit();
-  for (auto& a : attempts) finish(a, durable);
+  if (!durable) spdlog::warn("event=delivery_sync_failed detail={}", log_value(durable.error().detail));
+  for (auto& a : attempts) finish(a, durable.ok());
 }
 
 void Scheduler::attempt(const Ready& ready, DeliveryBatch& durability, std::vector<Attempt>& attempts) {
@@ -96,41 +110,78 @@ void Scheduler::attempt(const Ready& ready, DeliveryBatch& durability, std::vect
     return;
   }
   message->maybe_delivered = !ready.fresh;
-  Attempt& a = attempts.emplace_back();
-  a.id = ready.id;
-  const auto& recipients = message->envelope.recipients;
-  for (std::size_t i = 0; i < recipients.size(); ++i) {
-    auto rcpt = log_value(recipients[i].mailbox.to_string());
-    auto outcome = deliver_(*message, i, durability);
-    if (outcome) {
-      a.delivered.push_back(fmt::format("rcpt={} path={}", rcpt, log_value(*outcome)));
-    } else if (outcome.error().permanent()) {
-      a.failed.push_back(fmt::format("rcpt={} reply={} detail={}", rcpt, outcome.error().code,
-                                     log_value(outcome.error().detail)));
-    } else {
-      a.deferred = true;
-      spdlog::warn("event=deferred queue_id={} rcpt={} reply={} detail={}", a.id, rcpt, outcome.error().code,
-                   log_value(outcome.error().detail));
-    }
-  }
+  auto recipients = message->envelope.recipients.size();
+  auto state = ready.fresh ? DeliveryState{std::vector<bool>(recipients, false)}
+                           : load_state(spool_.state_path(ready.id), recipients);
+  auto pending = state.pending();
+  auto outcomes = pending.empty() ? std::vector<RecipientOutcome>{} : deliver_(*message, pending, durability);
+  outcomes.resize(pending.size(), {Error{451, "4.3.0", "Local error in processing", "no outcome"}, ""});
+  attempts.push_back({std::move(message.value()), std::move(state), std::move(pending), std::move(outcomes)});
 }
 
-// Logs the outcomes, then removes the message or defers it. Nothing counts
-// as delivered until the batch's directories are fsync'd.
-void Scheduler::finish(Attempt& a, const Result<void>& durable) {
-  if (!durable) {
-    spdlog::warn("event=deferred queue_id={} detail={}", a.id, log_value(durable.error().detail));
-    a.deferred = true;
-  } else {
-    for (const auto& d : a.delivered) spdlog::info("event=delivered queue_id={} {}", a.id, d);
+// Sorts the outcomes into delivered, failed and deferred; sends the DSNs
+// that are due; records it all; then removes or re-schedules the message.
+void Scheduler::finish(Attempt& a, bool durable) {
+  const auto& id = a.message.id;
+  const auto& recipients = a.message.envelope.recipients;
+  auto now = std::chrono::system_clock::now();
+  auto now_t = std::chrono::system_clock::to_time_t(now);
+  auto arrived_at = queue_id_time(id);
+  auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;
+  std::vector<std::size_t> done;
+  std::vector<DsnRecipient> failed, deferred;
+  for (std::size_t k = 0; k < a.pending.size(); ++k) {
+    auto index = a.pending[k];
+    auto rcpt = log_value(recipients[index].mailbox.to_string());
+    auto& outcome = a.outcomes[k];
+    if (outcome.result && durable) {
+      spdlog::info("event=delivered queue_id={} rcpt={} path={}", id, rcpt, log_value(*outcome.result));
+      done.push_back(index);
+      continue;
+    }
+    auto error = outcome.result ? Error{451, "4.3.0", "Local error in processing", "delivery not durable"}
+                                : outcome.result.error();
+    DsnRecipient d{index, error.permanent() ? DsnAction::kFailed : DsnAction::kDelayed, error.enhanced,
+                   outcome.remote_mta, describe(error), "smtp", now_t, 0};
+    spdlog::warn("event={} queue_id={} rcpt={} reply={} detail={}", error.permanent() ? "failed" : "deferred", id,
+                 rcpt, error.code, log_value(error.detail.empty() ? error.text : error.detail));
+    (error.permanent() ? failed : deferred).push_back(std::move(d));
   }
-  for (const auto& f : a.failed) spdlog::warn("event=failed queue_id={} {}", a.id, f);
-  if (!a.deferred) {
-    spool_.remove(a.id);
+  if (!deferred.empty() && expired(retry_, arrival, now)) {
+    for (auto& d : deferred) {
+      spdlog::warn("event=expired queue_id={} rcpt={}", id, log_value(recipients[d.index].mailbox.to_string()));
+      expire(d);
+      failed.push_back(std::move(d));
+    }
+    deferred.clear();
+  }
+  if (!failed.empty()) {
+    if (auto sent = bouncer_.notify(a.message, DsnKind::kFailure, failed, now_t); sent) {
+      for (const auto& f : failed) done.push_back(f.index);
+    } else {
+      // The sender must hear of it: keep the recipients and try again.
+      spdlog::error("event=dsn_failed queue_id={} detail={}", id, log_value(sent.error().detail));
+      deferred.insert(deferred.end(), failed.begin(), failed.end());
+    }
+  }
+  std::string lines;
+  if (!deferred.empty() && delay_warning_due(retry_, arrival, now, a.state.delay_warned)) {
+    for (auto& d : deferred) d.will_retry_until = std::chrono::system_clock::to_time_t(retry_until(retry_, arrival));
+    if (bouncer_.notify(a.message, DsnKind::kDelay, deferred, now_t)) lines += "warned\n";
+  }
+  for (auto index : done) {
+    a.state.done[index] = true;
+    lines += fmt::format("done {}\n", index);
+  }
+  if (a.state.pending().empty()) {
+    spool_.remove(id);
     return;
   }
-  std::lock_guard lock(mutex_);
-  deferred_.emplace(std::chrono::steady_clock::now() + retry_interval_, a.id);
+  lines += "attempt\n";
+  if (auto recorded = append_state(fs_, spool_.state_path(id), lines); !recorded) {
+    spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(recorded.error().detail));
+  }
+  defer(id, next_attempt(retry_, arrival, now, a.state.attempts + 1));
 }
 
 }  // namespace tern::queue

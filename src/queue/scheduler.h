@@ -1,14 +1,14 @@
 #pragma once
-// The queue runner: takes messages that are durable in active/, delivers each
-// recipient through the delivery function, and removes the message once every
-// recipient has an outcome. A temporary failure defers the whole message to
-// a later attempt (deliveries are idempotent, see delivery/maildir.h).
+// The queue runner: takes messages that are durable in active/, delivers the
+// recipients that have no final outcome yet, and keeps what happened in the
+// message's delivery state (delivery_state.h). Temporary failures are retried
+// on the retry schedule (retry.h) until [queue] max_lifetime, then they fail;
+// failed recipients get a bounce and deferred ones one delay warning
+// (bouncer.h, RFC 3464), as they asked (RFC 3461 NOTIFY). A message leaves
+// the queue when every recipient has its final outcome.
 //
 // Workers take messages in batches and make a batch's deliveries durable
 // together (DeliveryBatch), as the spool's group commit does for receipt.
-//
-// Issue 4 grows this into the full scheduler: per-recipient state, backoff
-// up to [queue] max_lifetime, bounces (RFC 3464).
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -20,18 +20,28 @@
 #include <vector>
 
 #include "base/result.h"
+#include "queue/bouncer.h"
 #include "queue/queued_message.h"
+#include "queue/retry.h"
 #include "queue/spool.h"
 
 namespace tern::queue {
 
-// Delivers one recipient; on success returns where it went (for the log).
-using DeliverFn =
-    std::function<Result<std::string>(const QueuedMessage&, std::size_t recipient_index, DeliveryBatch&)>;
+// The outcome of one recipient's delivery: where it went (for the log), or
+// the reply that refused it (4xx: try again, 5xx: failed).
+struct RecipientOutcome {
+  Result<std::string> result = std::string();
+  std::string remote_mta;  // the server that answered, for DSNs; empty for local delivery
+};
+
+// Delivers the `pending` recipients of a message (indexes into its envelope);
+// returns one outcome per pending recipient, in the same order.
+using DeliverFn = std::function<std::vector<RecipientOutcome>(
+    const QueuedMessage&, const std::vector<std::size_t>& pending, DeliveryBatch&)>;
 
 class Scheduler {
  public:
-  Scheduler(Spool& spool, DeliverFn deliver, std::chrono::seconds retry_interval,
+  Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::string hostname,
             FileSystem& fs = posix_fs());
   ~Scheduler();
 
@@ -51,16 +61,18 @@ class Scheduler {
   bool next_batch(std::vector<Ready>& batch);
   void deliver_batch(const std::vector<Ready>& batch);
   void attempt(const Ready& ready, DeliveryBatch& durability, std::vector<Attempt>& attempts);
-  void finish(Attempt& attempt, const Result<void>& durable);
+  void finish(Attempt& attempt, bool durable);
+  void defer(const std::string& id, TimePoint when);
 
   Spool& spool_;
   DeliverFn deliver_;
-  std::chrono::seconds retry_interval_;
+  RetryPolicy retry_;
   FileSystem& fs_;
+  Bouncer bouncer_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Ready> ready_;
-  std::multimap<std::chrono::steady_clock::time_point, std::string> deferred_;
+  std::multimap<TimePoint, std::string> deferred_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

@@ -38,7 +38,7 @@ Spool::Spool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir))
 Spool::~Spool() { stop(); }
 
 Result<std::vector<std::string>> Spool::open(std::size_t committers) {
-  for (const auto* sub : {"/tmp", "/active"}) {
+  for (const auto* sub : {"/tmp", "/active", "/state"}) {
     if (!make_dirs(dir_ + sub)) {
       return Error{451, "4.3.0", "Queue unavailable", fmt::format("cannot create {}{}", dir_, sub)};
     }
@@ -78,7 +78,10 @@ void Spool::commit(std::unique_ptr<SpoolWriter> writer, CommitDone done) {
 
 // Needs no sync: should the rename be lost in a crash, the message is found
 // in active/ again and its deliveries find their files (idempotent).
-void Spool::remove(const std::string& id) { files_.recycle(id); }
+void Spool::remove(const std::string& id) {
+  files_.recycle(id);
+  fs_.unlink(state_path(id));
+}
 
 void Spool::run_committer() {
   std::vector<PendingCommit> batch;

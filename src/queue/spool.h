@@ -1,5 +1,5 @@
 #pragma once
-// The durable spool: data_dir/queue/{tmp,active}. A message is written to a
+// The durable spool: data_dir/queue/{tmp,active,state}. A message is written to a
 // file in tmp/ while it arrives and renamed to active/<id> when it is made
 // durable; active/ holds exactly the acknowledged, undelivered messages.
 // Only then may the session answer 250 (DESIGN.md: a message is accepted only
@@ -75,6 +75,8 @@ class Spool {
   void commit(std::unique_ptr<SpoolWriter> writer, CommitDone done);
 
   std::string active_path(const std::string& id) const { return dir_ + "/active/" + id; }
+  // Delivery state between attempts (delivery_state.h).
+  std::string state_path(const std::string& id) const { return dir_ + "/state/" + id; }
   // The group sync for the queue's file system (valid after open()).
   Syncer& syncer() { return *syncer_; }
   // The message has been delivered to every recipient: it leaves the queue.

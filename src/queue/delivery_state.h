@@ -1,0 +1,31 @@
+#pragma once
+// What the queue remembers about a message between delivery attempts:
+// queue/state/<id>, one line per event, appended (the queue file itself is
+// never rewritten):
+//   done <recipient index>   the recipient has its final outcome (delivered,
+//                            or failed and the sender notified)
+//   attempt                  an attempt left some recipient deferred
+//   warned                   the delay DSN was sent (at most once)
+// A missing file is a message never tried. Lines are written after the
+// deliveries they record are durable; a lost line only means a recipient is
+// tried again (local delivery finds its file, see delivery/maildir.h).
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "queue/fs.h"
+
+namespace tern::queue {
+
+struct DeliveryState {
+  std::vector<bool> done;   // per recipient
+  unsigned attempts = 0;    // attempts that left recipients deferred
+  bool delay_warned = false;
+
+  std::vector<std::size_t> pending() const;
+};
+
+DeliveryState load_state(const std::string& path, std::size_t recipients);
+Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines);
+
+}  // namespace tern::queue

@@ -1,0 +1,182 @@
+#include "queue/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "base/ids.h"
+#include "queue/delivery_state.h"
+
+namespace tern::queue {
+namespace {
+
+namespace fsys = std::filesystem;
+using namespace std::chrono_literals;
+
+// A delivery function scripted per recipient local part: "temp" fails for
+// the first `temp_failures` attempts, "perm" always fails, others succeed.
+struct Script {
+  std::mutex mutex;
+  std::map<std::string, int> calls;           // local part → attempts
+  std::vector<proto::Envelope> delivered;     // envelopes of messages with a delivery
+  std::vector<std::string> bounce_bodies;
+  int temp_failures = 1;
+
+  std::vector<RecipientOutcome> deliver(const QueuedMessage& m, const std::vector<std::size_t>& pending) {
+    std::lock_guard lock(mutex);
+    std::vector<RecipientOutcome> out;
+    for (auto i : pending) {
+      auto local = m.envelope.recipients[i].mailbox.local_part;
+      int n = ++calls[local];
+      if (m.envelope.reverse_path.null) bounce_bodies.push_back(read_body(m));
+      if (local == "perm") {
+        out.push_back({Error{550, "5.1.1", "User unknown", "scripted"}, "mx.remote.test"});
+      } else if (local == "temp" && n <= temp_failures) {
+        out.push_back({Error{451, "4.3.0", "Try later", "scripted"}, ""});
+      } else {
+        out.push_back({std::string("ok"), ""});
+      }
+    }
+    delivered.push_back(m.envelope);
+    return out;
+  }
+
+  static std::string read_body(const QueuedMessage& m) {
+    std::string body(65536, '\0');
+    auto n = ::pread(m.fd, body.data(), body.size(), static_cast<off_t>(m.offset));
+    body.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return body;
+  }
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tern-scheduler-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    spool_ = std::make_unique<Spool>(dir_);
+    ASSERT_TRUE(spool_->open().ok());
+  }
+  void TearDown() override {
+    scheduler_.reset();
+    spool_.reset();
+    fsys::remove_all(dir_);
+  }
+
+  void start(RetryPolicy retry) {
+    scheduler_ = std::make_unique<Scheduler>(
+        *spool_,
+        [this](const QueuedMessage& m, const std::vector<std::size_t>& pending, DeliveryBatch&) {
+          return script_.deliver(m, pending);
+        },
+        retry, "mx.example.test");
+    scheduler_->start(1);
+  }
+
+  std::string store(bool null_sender, std::vector<std::string> locals) {
+    proto::Envelope e;
+    e.reverse_path.null = null_sender;
+    e.reverse_path.mailbox = {"sender", "example.test"};
+    for (auto& l : locals) e.recipients.push_back({{l, "example.test"}, {}});
+    auto id = tern::make_queue_id();
+    auto writer = spool_->create(id, e);
+    EXPECT_TRUE(writer.ok());
+    EXPECT_TRUE((*writer)->write("Message-ID: <m1@example.test>\r\nSubject: t\r\n\r\nbody\r\n").ok());
+    std::promise<Result<void>> done;
+    spool_->commit(std::move(writer.value()), [&](Result<void> r) { done.set_value(r); });
+    EXPECT_TRUE(done.get_future().get().ok());
+    scheduler_->enqueue(id, true);
+    return id;
+  }
+
+  // Waits (bounded) until the queue holds no message.
+  bool drained(std::chrono::seconds limit = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (fsys::is_empty(dir_ + "/active")) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+  std::string dir_;
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<Scheduler> scheduler_;
+  Script script_;
+};
+
+RetryPolicy fast() { return {1s, 1s, std::chrono::hours(1), 0s}; }
+
+TEST_F(SchedulerTest, TemporaryFailureIsRetriedOnlyForPendingRecipients) {
+  start(fast());
+  auto id = store(false, {"ok", "temp"});
+  std::this_thread::sleep_for(300ms);
+  // After the first attempt: "ok" is recorded as done, "temp" waits.
+  auto state = load_state(spool_->state_path(id), 2);
+  EXPECT_TRUE(state.done[0]);
+  EXPECT_FALSE(state.done[1]);
+  EXPECT_EQ(state.attempts, 1u);
+  ASSERT_TRUE(drained());
+  EXPECT_EQ(script_.calls["ok"], 1);  // never delivered twice
+  EXPECT_EQ(script_.calls["temp"], 2);
+  EXPECT_FALSE(fsys::exists(spool_->state_path(id)));
+}
+
+TEST_F(SchedulerTest, PermanentFailureBouncesToTheSender) {
+  start(fast());
+  store(false, {"perm", "ok"});
+  ASSERT_TRUE(drained());
+  // The bounce was queued and delivered: from <> to the original sender.
+  ASSERT_EQ(script_.bounce_bodies.size(), 1u);
+  const auto& dsn = script_.bounce_bodies[0];
+  EXPECT_NE(dsn.find("Content-Type: multipart/report; report-type=delivery-status"), std::string::npos);
+  EXPECT_NE(dsn.find("Final-Recipient: rfc822;perm@example.test"), std::string::npos) << dsn;
+  EXPECT_NE(dsn.find("Action: failed"), std::string::npos);
+  EXPECT_NE(dsn.find("Status: 5.1.1"), std::string::npos);
+  EXPECT_NE(dsn.find("Remote-MTA: dns; mx.remote.test"), std::string::npos);
+  EXPECT_NE(dsn.find("Diagnostic-Code: smtp; 550 5.1.1 User unknown"), std::string::npos);
+  EXPECT_EQ(dsn.find("ok@example.test"), std::string::npos);  // only the failed recipient
+  bool to_sender = false;
+  for (const auto& e : script_.delivered) {
+    if (e.reverse_path.null) to_sender = e.recipients.at(0).mailbox.to_string() == "sender@example.test";
+  }
+  EXPECT_TRUE(to_sender);
+}
+
+TEST_F(SchedulerTest, ExpiryTurnsDeferralIntoABounce) {
+  start({1s, 1s, 0s, 0s});  // max_lifetime 0: the first temporary failure is final
+  script_.temp_failures = 100;
+  store(false, {"temp"});
+  ASSERT_TRUE(drained());
+  ASSERT_EQ(script_.bounce_bodies.size(), 1u);
+  EXPECT_NE(script_.bounce_bodies[0].find("Status: 4.4.7"), std::string::npos) << script_.bounce_bodies[0];
+  EXPECT_EQ(script_.calls["temp"], 1);
+}
+
+TEST_F(SchedulerTest, NeverBounceABounce) {
+  start(fast());
+  store(true, {"perm"});
+  ASSERT_TRUE(drained());
+  EXPECT_EQ(script_.calls["perm"], 1);
+  EXPECT_EQ(script_.delivered.size(), 1u);  // nothing else was queued
+}
+
+TEST_F(SchedulerTest, DelayWarningOnceThenDelivery) {
+  start({1s, 1s, std::chrono::hours(1), 1s});
+  script_.temp_failures = 2;
+  auto id = store(false, {"temp"});
+  (void)id;
+  ASSERT_TRUE(drained(15s));
+  EXPECT_EQ(script_.calls["temp"], 3);
+  ASSERT_EQ(script_.bounce_bodies.size(), 1u);  // one warning, not one per attempt
+  EXPECT_NE(script_.bounce_bodies[0].find("Action: delayed"), std::string::npos);
+  EXPECT_NE(script_.bounce_bodies[0].find("Will-Retry-Until:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tern::queue

@@ -24,8 +24,10 @@ DeliveryState load_state(const std::string& path, std::size_t recipients) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
-    if (line == "attempt") {
+    if (line.starts_with("attempt")) {
       ++state.attempts;
+      auto due = line.size() > 8 ? parse_decimal(std::string_view(line).substr(8)) : std::nullopt;
+      state.next_attempt = due ? static_cast<std::time_t>(*due) : 0;
     } else if (line == "warned") {
       state.delay_warned = true;
     } else if (line.starts_with("done ")) {

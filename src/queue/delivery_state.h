@@ -4,11 +4,13 @@
 // never rewritten):
 //   done <recipient index>   the recipient has its final outcome (delivered,
 //                            or failed and the sender notified)
-//   attempt                  an attempt left some recipient deferred
+//   attempt <unix time>      an attempt left some recipient deferred; the
+//                            next one is due at that time (kept across restarts)
 //   warned                   the delay DSN was sent (at most once)
 // A missing file is a message never tried. Lines are written after the
 // deliveries they record are durable; a lost line only means a recipient is
 // tried again (local delivery finds its file, see delivery/maildir.h).
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@ namespace tern::queue {
 struct DeliveryState {
   std::vector<bool> done;   // per recipient
   unsigned attempts = 0;    // attempts that left recipients deferred
+  std::time_t next_attempt = 0;  // when the next attempt is due; 0: now
   bool delay_warned = false;
 
   std::vector<std::size_t> pending() const;

@@ -99,7 +99,11 @@ void Scheduler::deliver_batch(const std::vector<Ready>& batch) {
   for (const auto& ready : batch) attempt(ready, durability, attempts);
   auto durable = durability.commit();
   if (!durable) spdlog::warn("event=delivery_sync_failed detail={}", log_value(durable.error().detail));
-  for (auto& a : attempts) finish(a, durable.ok());
+  bool recorded = false;
+  for (auto& a : attempts) recorded |= finish(a, durable.ok());
+  // A recipient recorded as done is never tried again, even after a crash:
+  // make the records durable (one sync for the batch).
+  if (recorded) (void)spool_.syncer().sync();
 }
 
 void Scheduler::attempt(const Ready& ready, DeliveryBatch& durability, std::vector<Attempt>& attempts) {
@@ -113,6 +117,12 @@ void Scheduler::attempt(const Ready& ready, DeliveryBatch& durability, std::vect
   auto recipients = message->envelope.recipients.size();
   auto state = ready.fresh ? DeliveryState{std::vector<bool>(recipients, false)}
                            : load_state(spool_.state_path(ready.id), recipients);
+  // After a restart, a message keeps the schedule it had.
+  auto now = std::chrono::system_clock::now();
+  if (state.next_attempt > std::chrono::system_clock::to_time_t(now)) {
+    defer(ready.id, std::chrono::system_clock::from_time_t(state.next_attempt));
+    return;
+  }
   auto pending = state.pending();
   auto outcomes = pending.empty() ? std::vector<RecipientOutcome>{} : deliver_(*message, pending, durability);
   outcomes.resize(pending.size(), {Error{451, "4.3.0", "Local error in processing", "no outcome"}, ""});
@@ -121,7 +131,7 @@ void Scheduler::attempt(const Ready& ready, DeliveryBatch& durability, std::vect
 
 // Sorts the outcomes into delivered, failed and deferred; sends the DSNs
 // that are due; records it all; then removes or re-schedules the message.
-void Scheduler::finish(Attempt& a, bool durable) {
+bool Scheduler::finish(Attempt& a, bool durable) {
   const auto& id = a.message.id;
   const auto& recipients = a.message.envelope.recipients;
   auto now = std::chrono::system_clock::now();
@@ -175,13 +185,15 @@ void Scheduler::finish(Attempt& a, bool durable) {
   }
   if (a.state.pending().empty()) {
     spool_.remove(id);
-    return;
+    return false;
   }
-  lines += "attempt\n";
+  auto next = next_attempt(retry_, arrival, now, a.state.attempts + 1);
+  lines += fmt::format("attempt {}\n", std::chrono::system_clock::to_time_t(next));
   if (auto recorded = append_state(fs_, spool_.state_path(id), lines); !recorded) {
     spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(recorded.error().detail));
   }
-  defer(id, next_attempt(retry_, arrival, now, a.state.attempts + 1));
+  defer(id, next);
+  return true;
 }
 
 }  // namespace tern::queue

@@ -61,7 +61,8 @@ class Scheduler {
   bool next_batch(std::vector<Ready>& batch);
   void deliver_batch(const std::vector<Ready>& batch);
   void attempt(const Ready& ready, DeliveryBatch& durability, std::vector<Attempt>& attempts);
-  void finish(Attempt& attempt, bool durable);
+  // Returns true when it recorded something in the message's state file.
+  bool finish(Attempt& attempt, bool durable);
   void defer(const std::string& id, TimePoint when);
 
   Spool& spool_;

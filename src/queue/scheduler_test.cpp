@@ -121,10 +121,12 @@ TEST_F(SchedulerTest, TemporaryFailureIsRetriedOnlyForPendingRecipients) {
   EXPECT_TRUE(state.done[0]);
   EXPECT_FALSE(state.done[1]);
   EXPECT_EQ(state.attempts, 1u);
+  EXPECT_GT(state.next_attempt, 0);
   ASSERT_TRUE(drained());
   EXPECT_EQ(script_.calls["ok"], 1);  // never delivered twice
   EXPECT_EQ(script_.calls["temp"], 2);
-  EXPECT_FALSE(fsys::exists(spool_->state_path(id)));
+  for (int i = 0; i < 100 && fsys::exists(spool_->state_path(id)); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(fsys::exists(spool_->state_path(id)));  // removed just after the queue file
 }
 
 TEST_F(SchedulerTest, PermanentFailureBouncesToTheSender) {
@@ -164,6 +166,19 @@ TEST_F(SchedulerTest, NeverBounceABounce) {
   ASSERT_TRUE(drained());
   EXPECT_EQ(script_.calls["perm"], 1);
   EXPECT_EQ(script_.delivered.size(), 1u);  // nothing else was queued
+}
+
+TEST_F(SchedulerTest, RestartKeepsTheSchedule) {
+  start({std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(5), 0s});
+  auto id = store(false, {"temp"});
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(script_.calls["temp"], 1);
+  scheduler_.reset();  // "restart": the message is found again...
+  start({std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(5), 0s});
+  scheduler_->enqueue(id);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(script_.calls["temp"], 1);  // ...and waits for its next attempt, an hour away
+  EXPECT_TRUE(fsys::exists(spool_->active_path(id)));
 }
 
 TEST_F(SchedulerTest, DelayWarningOnceThenDelivery) {

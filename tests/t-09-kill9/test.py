@@ -12,14 +12,12 @@ The random point comes from TERN_SEED when set (printed for reproduction).
 """
 import os
 import random
-import re
-import smtplib
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kill9  # noqa: E402
 import ternlib  # noqa: E402
 from ternlib import Tern  # noqa: E402
 
@@ -27,69 +25,18 @@ N = 300
 THREADS = 10
 
 
-def message(i):
-    return (f"From: sender@example.org\r\nTo: alice@example.test\r\n"
-            f"Subject: t09 message {i}\r\nMessage-ID: <t09-{i}@example.org>\r\n\r\n"
-            f"body of message {i}\r\n" + "x" * 200 + "\r\n").encode()
-
-
 class Kill9(unittest.TestCase):
     def test_kill9_under_load(self):
         seed = int(os.environ.get("TERN_SEED") or time.time_ns() % 1000000)
-        rnd = random.Random(seed)
-        kill_after = rnd.randint(90, 130)
+        kill_after = random.Random(seed).randint(90, 130)
         print(f"TERN_SEED={seed} kill after {kill_after} accepted", flush=True)
 
         t = Tern(users=["alice"], domains=["example.test"])
         with t:
-            accepted, unsure = set(), {}
-            lock = threading.Lock()
-
-            def worker(k):
-                s = None
-                try:
-                    for i in range(k, N, THREADS):
-                        try:
-                            if s is None:
-                                s = smtplib.SMTP("127.0.0.1", t.port,
-                                                 local_hostname="client.example", timeout=30)
-                            refused = s.sendmail("sender@example.org", ["alice@example.test"],
-                                                 message(i))
-                            if refused:
-                                raise smtplib.SMTPException(f"refused {refused}")
-                            with lock:
-                                accepted.add(i)
-                        except (smtplib.SMTPException, OSError) as e:
-                            with lock:
-                                unsure[i] = repr(e)
-                            return  # the server is gone (or refused): stop this thread
-                finally:
-                    if s is not None:
-                        try:
-                            s.close()
-                        except OSError:
-                            pass
-
-            threads = [threading.Thread(target=worker, args=(k,), daemon=True)
-                       for k in range(THREADS)]
-            for th in threads:
-                th.start()
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                with lock:
-                    n = len(accepted)
-                if n >= kill_after or not any(th.is_alive() for th in threads):
-                    break
-                time.sleep(0.005)
-            t.kill9()
-            at_kill = t.queue_files("active")
+            acc, unsure, at_kill = kill9.send_then_kill(t, "t09", "alice@example.test", N, THREADS,
+                                                        kill_after)
             for f in at_kill:  # contract: data_dir/queue/active/<QUEUEID>
                 self.assertRegex(f.name, r"^[0-9A-Z]{15}$")
-            for th in threads:
-                th.join(timeout=60)
-            self.assertFalse(any(th.is_alive() for th in threads), "client threads did not stop")
-            with lock:
-                acc = set(accepted)
             print(f"accepted before the kill: {len(acc)}; unsure: {len(unsure)}; "
                   f"in queue/active at the kill: {len(at_kill)}; "
                   f"partial in queue/tmp: {len(t.partial_queue_files())}", flush=True)
@@ -104,12 +51,9 @@ class Kill9(unittest.TestCase):
             self.assertEqual(t.queue_files("active"), [], "queue/active after restart")
             self.assertEqual(t.partial_queue_files(), [], "partial files in queue/tmp after restart")
 
-            counts = {}
-            for f in t.maildir("alice"):
-                m = re.search(rb"(?im)^Message-ID: <t09-(\d+)@example\.org>", f.read_bytes())
-                self.assertIsNotNone(m, f"{f.name}: no Message-ID of ours")
-                i = int(m.group(1))
-                counts[i] = counts.get(i, 0) + 1
+            files = t.maildir("alice")
+            counts = kill9.message_ids("t09", [f.read_bytes() for f in files])
+            self.assertEqual(sum(counts.values()), len(files), "a delivered file without our Message-ID")
             lost = sorted(i for i in acc if counts.get(i, 0) == 0)
             dups = sorted(i for i, c in counts.items() if c > 1)
             strangers = sorted(i for i in counts if i not in acc and i not in unsure)

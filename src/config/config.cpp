@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <fmt/format.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -180,7 +181,10 @@ void read_dns(Reader& r, const toml::node& node, Dns& dns) {
          r.strings(n, k, dns.servers);
          for (const auto& server : dns.servers) {
            Listener probe{server, "", 0};
-           if (!r.error && !parse_host_port(probe)) r.fail(n, fmt::format("'{}' entries must be ip:port", k));
+           in6_addr ip{};
+           bool ok = parse_host_port(probe) && (inet_pton(AF_INET, probe.host.c_str(), &ip) == 1 ||
+                                                inet_pton(AF_INET6, probe.host.c_str(), &ip) == 1);
+           if (!r.error && !ok) r.fail(n, fmt::format("'{}' entries must be ip:port", k));
          }
        }},
   };

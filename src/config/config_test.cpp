@@ -97,6 +97,7 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[relay]\nsmarthost = \"nowhere\"\n", "'relay.smarthost' must be host:port");
   expect_error("[outbound]\nport = 70000\n", "'outbound.port' must be a port number");
   expect_error("[dns]\nservers = [\"x\"]\n", "'dns.servers' entries must be ip:port");
+  expect_error("[dns]\nservers = [\"dns.example:53\"]\n", "'dns.servers' entries must be ip:port");
 }
 
 TEST(Config, Durations) {

@@ -31,13 +31,25 @@ void fail_all(RemoteOutcome& outcome, std::size_t count, const Error& error) {
   outcome.results.assign(count, RecipientResult{error.code, error.enhanced, error.text, {}});
 }
 
-// A result made without the server's word (connection failures): the next
-// host may do better.
-bool worth_next_host(const std::vector<RecipientResult>& results) {
+// RFC 5321 5.1: on a connection that failed, a refusing greeting (like
+// Postfix's smtp_skip_5xx_greeting) or a 4xx to EHLO, the next host may do
+// better. Never once the message content was sent: it may have arrived.
+bool worth_next_host(const std::vector<RecipientResult>& results, bool content_sent) {
+  if (content_sent || results.empty()) return false;
   for (const auto& r : results) {
-    if (!r.temporary() || !(r.in_reply_to.empty() || r.in_reply_to == "greeting")) return false;
+    bool setup_failed = r.in_reply_to.empty() || r.in_reply_to == "greeting";
+    if (!setup_failed || !(r.temporary() || r.in_reply_to == "greeting")) return false;
   }
-  return !results.empty();
+  return true;
+}
+
+// An address literal domain (RFC 5321 4.1.3), "[192.0.2.1]" or
+// "[IPv6:2001:db8::1]": the address itself, no DNS.
+std::optional<std::string> literal_address(const std::string& domain) {
+  if (domain.size() < 3 || domain.front() != '[' || domain.back() != ']') return std::nullopt;
+  auto inner = domain.substr(1, domain.size() - 2);
+  if (istarts_with(inner, "IPv6:")) inner = inner.substr(5);
+  return inner;
 }
 
 }  // namespace
@@ -57,6 +69,9 @@ asio::awaitable<Result<std::vector<RemoteDelivery::Target>>> RemoteDelivery::tar
     if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
     co_return Result<std::vector<Target>>(
         std::vector<Target>{{host, static_cast<std::uint16_t>(port ? *port : config_.port)}});
+  }
+  if (auto literal = literal_address(domain)) {
+    co_return Result<std::vector<Target>>(std::vector<Target>{{*literal, config_.port}});
   }
   auto answer = co_await resolver_.mx(domain);
   auto route = dns::route_from_mx(domain, answer, random_);
@@ -111,8 +126,9 @@ asio::awaitable<std::optional<tcp::socket>> connect(const std::vector<asio::ip::
   co_return std::nullopt;
 }
 
-// Runs the client session over the socket until it is done.
-asio::awaitable<void> converse(tcp::socket& socket, smtp::client::Session& session, const RemoteMessage& m,
+// Runs the client session over the socket until it is done. Returns
+// whether any message content was sent.
+asio::awaitable<bool> converse(tcp::socket& socket, smtp::client::Session& session, const RemoteMessage& m,
                                const RemoteConfig& config) {
   std::vector<char> buffer(kReadBuffer);
   std::string piece;
@@ -120,9 +136,17 @@ asio::awaitable<void> converse(tcp::socket& socket, smtp::client::Session& sessi
   while (true) {
     switch (session.next()) {
       case Next::kWrite: {
+        // RFC 5321 4.5.3.2.5: a server that stops reading (a data block
+        // not taken in 3 minutes) is given up.
         auto output = session.take_output();
-        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(output), kUseAwaitable);
-        if (ec) session.connection_lost();
+        asio::steady_timer timer(socket.get_executor(), config.data_block_timeout);
+        auto result = co_await (asio::async_write(socket, asio::buffer(output), kUseAwaitable) ||
+                                timer.async_wait(kUseAwaitable));
+        if (result.index() == 1) {
+          session.timed_out();
+        } else if (std::get<0>(std::get<0>(result))) {
+          session.connection_lost();
+        }
         break;
       }
       case Next::kRead: {
@@ -161,7 +185,7 @@ asio::awaitable<void> converse(tcp::socket& socket, smtp::client::Session& sessi
         session.quit();
         break;
       case Next::kDone:
-        co_return;
+        co_return sent > 0;
     }
   }
 }
@@ -192,13 +216,13 @@ asio::awaitable<bool> RemoteDelivery::try_host(const Target& target, const Remot
   socket->set_option(tcp::no_delay(true), ec);
   smtp::client::Session session({config_.helo_name, false});
   session.send_message(message.message);
-  co_await converse(*socket, session, message, config_);
+  bool content_sent = co_await converse(*socket, session, message, config_);
   outcome.results = session.results();
   // RFC 3464 2.3.5 Remote-MTA: the host's name, or the address in brackets
   // when there is no name (a smarthost given as an IP address).
   outcome.remote_mta = host_is_address ? fmt::format("[{}]", address) : target.host;
   outcome.connected_to = fmt::format("{}[{}]", target.host, address);
-  co_return !worth_next_host(outcome.results);
+  co_return !worth_next_host(outcome.results, content_sent);
 }
 
 }  // namespace tern::delivery

@@ -186,6 +186,19 @@ TEST_F(RemoteTest, PerRecipientRepliesAndDroppedConnection) {
   }
 }
 
+TEST_F(RemoteTest, AddressLiteralDomainNeedsNoDns) {
+  int port = free_port();
+  Child sink({"smtp-sink", "-u", "nobody", "-d", dir_ + "/sink/%M.", "127.0.0.1:" + std::to_string(port), "10"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RemoteConfig config;
+  config.port = static_cast<std::uint16_t>(port);
+  // No DNS server answers (port 9): RFC 5321 4.1.3 literals go straight there.
+  auto outcome = deliver(config, message({"a@[127.0.0.1]"}), "[127.0.0.1]");
+  ASSERT_EQ(outcome.results.size(), 1u);
+  EXPECT_TRUE(outcome.results[0].delivered()) << outcome.results[0].code << " " << outcome.results[0].text;
+  EXPECT_EQ(outcome.remote_mta, "[127.0.0.1]");
+}
+
 TEST_F(RemoteTest, NobodyListeningIsTemporary) {
   RemoteConfig config;
   config.smarthost = "127.0.0.1:" + std::to_string(free_port());

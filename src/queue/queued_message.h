@@ -39,6 +39,7 @@ class DeliveryBatch {
   DeliveryBatch(FileSystem& fs, Syncer* shared) : fs_(fs), shared_(shared) {}
   // `dir` holds a file written or renamed in this batch.
   void sync_later(const std::string& dir) { dirs_.insert(dir); }
+  bool empty() const { return dirs_.empty(); }
   Result<void> commit();
 
  private:

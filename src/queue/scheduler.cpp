@@ -21,6 +21,7 @@ struct Scheduler::Attempt {
   DeliveryState state;
   std::vector<std::size_t> pending;
   std::vector<RecipientOutcome> outcomes;
+  bool finished = false;
 };
 
 Scheduler::Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::string hostname, FileSystem& fs)
@@ -96,11 +97,22 @@ void Scheduler::deliver_batch(const std::vector<Ready>& batch) {
   DeliveryBatch durability(fs_, &spool_.syncer());
   std::vector<Attempt> attempts;
   attempts.reserve(batch.size());
-  for (const auto& ready : batch) attempt(ready, durability, attempts);
+  bool recorded = false;
+  for (const auto& ready : batch) {
+    bool nothing_to_sync = durability.empty();
+    attempt(ready, durability, attempts);
+    // Remote deliveries are durable once the server said 250: record them
+    // at once, so that a crash now repeats as few of them as possible.
+    if (nothing_to_sync && durability.empty() && !attempts.empty() && !attempts.back().finished) {
+      recorded |= finish(attempts.back(), true);
+      attempts.back().finished = true;
+    }
+  }
   auto durable = durability.commit();
   if (!durable) spdlog::warn("event=delivery_sync_failed detail={}", log_value(durable.error().detail));
-  bool recorded = false;
-  for (auto& a : attempts) recorded |= finish(a, durable.ok());
+  for (auto& a : attempts) {
+    if (!a.finished) recorded |= finish(a, durable.ok());
+  }
   // A recipient recorded as done is never tried again, even after a crash:
   // make the records durable (one sync for the batch).
   if (recorded) (void)spool_.syncer().sync();

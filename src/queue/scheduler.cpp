@@ -79,7 +79,10 @@ bool Scheduler::next_batch(std::vector<Ready>& batch) {
     if (deferred_.empty()) {
       wake_.wait(lock);
     } else {
-      wake_.wait_until(lock, deferred_.begin()->first);
+      // A copy: wait_until keeps a reference while the lock is released,
+      // and another worker may erase that entry meanwhile.
+      const TimePoint due = deferred_.begin()->first;
+      wake_.wait_until(lock, due);
     }
   }
   return false;

@@ -11,7 +11,7 @@ packages=(
   # unit tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev
   # real peers for integration tests and benchmarks
-  python3 python3-aiosmtpd swaks libnet-ssleay-perl postfix dnsmasq-base procps
+  python3 python3-aiosmtpd swaks libnet-ssleay-perl postfix dnsmasq-base procps openssl
 )
 
 missing=()

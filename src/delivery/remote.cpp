@@ -4,6 +4,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -55,7 +56,15 @@ std::optional<std::string> literal_address(const std::string& domain) {
 }  // namespace
 
 RemoteDelivery::RemoteDelivery(asio::any_io_executor executor, dns::Resolver& resolver, RemoteConfig config)
-    : executor_(std::move(executor)), resolver_(resolver), config_(std::move(config)), random_(std::random_device{}()) {}
+    : executor_(std::move(executor)),
+      resolver_(resolver),
+      config_(std::move(config)),
+      random_(std::random_device{}()),
+      tls_context_(asio::ssl::context::tls_client) {
+  tls_context_.set_verify_mode(asio::ssl::verify_none);
+  tls_context_.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                           asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+}
 
 // The hosts to try, in order: the smarthost, or the domain's MX hosts
 // (implicit MX: the domain itself). On a routing failure the outcome gets
@@ -126,13 +135,17 @@ asio::awaitable<std::optional<tcp::socket>> connect(const std::vector<asio::ip::
   co_return std::nullopt;
 }
 
-// Runs the client session over the socket until it is done. Returns
-// whether any message content was sent.
-asio::awaitable<bool> converse(tcp::socket& socket, smtp::client::Session& session, const RemoteMessage& m,
-                               const RemoteConfig& config) {
+using Progress = RemoteDelivery::Progress;
+
+// Runs the client session over `stream` (plain TCP, then perhaps TLS) until
+// it is done or wants TLS.
+template <class Stream>
+asio::awaitable<void> converse(Stream& socket, smtp::client::Session& session, const RemoteMessage& m,
+                               const RemoteConfig& config, Progress& progress) {
   std::vector<char> buffer(kReadBuffer);
   std::string piece;
-  std::uint64_t sent = 0;
+  auto& sent = progress.sent;
+  progress.start_tls = false;
   while (true) {
     switch (session.next()) {
       case Next::kWrite: {
@@ -179,18 +192,44 @@ asio::awaitable<bool> converse(tcp::socket& socket, smtp::client::Session& sessi
         session.reject_8bit();
         break;
       case Next::kStartTls:
-        session.connection_lost();  // not requested; cannot happen
-        break;
+        progress.start_tls = true;
+        co_return;
       case Next::kReady:
         session.quit();
         break;
       case Next::kDone:
-        co_return sent > 0;
+        co_return;
     }
   }
 }
 
 }  // namespace
+
+// The TLS handshake after STARTTLS, then the rest of the session over TLS.
+// No certificate check: opportunistic TLS protects against passive
+// listeners only (RFC 7435); DANE and MTA-STS come later.
+asio::awaitable<void> RemoteDelivery::continue_over_tls(tcp::socket& socket, smtp::client::Session& session,
+                                                        const RemoteMessage& message, const Target& target,
+                                                        Progress& progress) {
+  asio::ssl::stream<tcp::socket&> tls(socket, tls_context_);
+  SSL_set_tlsext_host_name(tls.native_handle(), target.host.c_str());  // SNI
+  asio::steady_timer timer(socket.get_executor(), config_.command_timeout);
+  auto result = co_await (tls.async_handshake(asio::ssl::stream_base::client, kUseAwaitable) ||
+                          timer.async_wait(kUseAwaitable));
+  bool ok = result.index() == 0 && !std::get<0>(std::get<0>(result));
+  if (!ok) {
+    // Try this host in plaintext next time, and say so.
+    tls_failed_.insert(target.host);
+    spdlog::warn("event=tls_failed host={} detail={}", target.host,
+                 log_value(result.index() == 1 ? "handshake timeout" : std::get<0>(std::get<0>(result)).message()));
+    session.connection_lost();
+    co_return;
+  }
+  spdlog::info("event=tls host={} protocol={} cipher={}", target.host, SSL_get_version(tls.native_handle()),
+               SSL_get_cipher_name(tls.native_handle()));
+  session.tls_established();
+  co_await converse(tls, session, message, config_, progress);
+}
 
 // One host: its addresses, one connection, the transaction. Returns true when
 // the results are final for this delivery attempt.
@@ -214,9 +253,15 @@ asio::awaitable<bool> RemoteDelivery::try_host(const Target& target, const Remot
     co_return false;
   }
   socket->set_option(tcp::no_delay(true), ec);
-  smtp::client::Session session({config_.helo_name, false});
+  // Opportunistic STARTTLS, unless this host failed its handshake before:
+  // then plaintext, as the issue and Postfix do (smtp_tls_security_level=may).
+  bool try_tls = !tls_failed_.count(target.host);
+  smtp::client::Session session({config_.helo_name, try_tls});
   session.send_message(message.message);
-  bool content_sent = co_await converse(*socket, session, message, config_);
+  Progress progress;
+  co_await converse(*socket, session, message, config_, progress);
+  if (progress.start_tls) co_await continue_over_tls(*socket, session, message, target, progress);
+  bool content_sent = progress.sent > 0;
   outcome.results = session.results();
   // RFC 3464 2.3.5 Remote-MTA: the host's name, or the address in brackets
   // when there is no name (a smarthost given as an IP address).

@@ -4,10 +4,13 @@
 // smtp::client::Session over an Asio socket.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +49,13 @@ struct RemoteOutcome {
 
 class RemoteDelivery {
  public:
+  // How far a conversation got: content octets sent, and whether it stopped
+  // for the TLS handshake (RFC 3207), after which it goes on over TLS.
+  struct Progress {
+    std::uint64_t sent = 0;
+    bool start_tls = false;
+  };
+
   RemoteDelivery(boost::asio::any_io_executor executor, dns::Resolver& resolver, RemoteConfig config);
 
   boost::asio::awaitable<RemoteOutcome> deliver(RemoteMessage message, std::string domain);
@@ -58,11 +68,16 @@ class RemoteDelivery {
   boost::asio::awaitable<Result<std::vector<Target>>> targets(const std::string& domain);
   boost::asio::awaitable<bool> try_host(const Target& target, const RemoteMessage& message,
                                         RemoteOutcome& outcome);
+  boost::asio::awaitable<void> continue_over_tls(boost::asio::ip::tcp::socket& socket,
+                                                 smtp::client::Session& session, const RemoteMessage& message,
+                                                 const Target& target, Progress& progress);
 
   boost::asio::any_io_executor executor_;
   dns::Resolver& resolver_;
   RemoteConfig config_;
   std::mt19937 random_;
+  boost::asio::ssl::context tls_context_;
+  std::set<std::string> tls_failed_;  // hosts whose TLS handshake failed: plaintext next time
 };
 
 }  // namespace tern::delivery

@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -103,6 +104,32 @@ class RemoteTest : public ::testing::Test {
     m.fd = fd_;
     m.offset = 6;
     return m;
+  }
+
+  // A self-signed certificate for a TLS test server.
+  void make_certificate() {
+    auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + dir_ +
+               "/key.pem -out " + dir_ + "/cert.pem 2>/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+
+  // Delivers each message in turn with one RemoteDelivery (which remembers
+  // hosts whose TLS failed).
+  std::vector<RemoteOutcome> deliver_all(RemoteConfig config, std::vector<RemoteMessage> messages,
+                                         std::string domain) {
+    asio::io_context io;
+    auto resolver = dns::Resolver::create(io.get_executor(), {{"127.0.0.1:9"}, std::chrono::milliseconds(1500)});
+    config.helo_name = "tern.example.test";
+    RemoteDelivery remote(io.get_executor(), **resolver, config);
+    std::vector<RemoteOutcome> out;
+    for (auto& m : messages) {
+      auto future = asio::co_spawn(io, remote.deliver(std::move(m), domain), asio::use_future);
+      while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        io.run_one_for(std::chrono::milliseconds(100));
+      }
+      out.push_back(future.get());
+    }
+    return out;
   }
 
   RemoteOutcome deliver(RemoteConfig config, RemoteMessage m, std::string domain, int dns_port = 0) {
@@ -197,6 +224,44 @@ TEST_F(RemoteTest, AddressLiteralDomainNeedsNoDns) {
   ASSERT_EQ(outcome.results.size(), 1u);
   EXPECT_TRUE(outcome.results[0].delivered()) << outcome.results[0].code << " " << outcome.results[0].text;
   EXPECT_EQ(outcome.remote_mta, "[127.0.0.1]");
+}
+
+TEST_F(RemoteTest, OpportunisticStarttls) {
+  make_certificate();
+  fsys::create_directory(dir_ + "/scripted");
+  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
+                "--lifetime", "60", "--tls-cert", dir_ + "/cert.pem", "--tls-key", dir_ + "/key.pem"});
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + port;
+  auto outcome = deliver(config, message({"ok@remote.test"}), "remote.test");
+  ASSERT_EQ(outcome.results.size(), 1u);
+  EXPECT_TRUE(outcome.results[0].delivered()) << outcome.results[0].code << " " << outcome.results[0].text;
+  auto files = dumped("scripted");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_NE(files[0].find("tls yes\n"), std::string::npos) << files[0];
+}
+
+TEST_F(RemoteTest, FailedTlsIsRetriedInPlaintext) {
+  make_certificate();
+  fsys::create_directory(dir_ + "/scripted");
+  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
+                "--lifetime", "60", "--tls-cert", dir_ + "/cert.pem", "--tls-key", dir_ + "/key.pem",
+                "--tls-broken"});
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + port;
+  auto outcomes = deliver_all(config, {message({"ok@remote.test"}), message({"ok@remote.test"})}, "remote.test");
+  ASSERT_EQ(outcomes.size(), 2u);
+  ASSERT_EQ(outcomes[0].results.size(), 1u);
+  EXPECT_TRUE(outcomes[0].results[0].temporary()) << outcomes[0].results[0].code;  // the handshake failed
+  ASSERT_EQ(outcomes[1].results.size(), 1u);
+  EXPECT_TRUE(outcomes[1].results[0].delivered()) << outcomes[1].results[0].code;  // then in plaintext
+  auto files = dumped("scripted");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_NE(files[0].find("tls no\n"), std::string::npos) << files[0];
 }
 
 TEST_F(RemoteTest, NobodyListeningIsTemporary) {

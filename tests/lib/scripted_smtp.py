@@ -6,7 +6,9 @@ drop* → the connection is closed at once (a peer vanishing mid-transaction);
 any other → 250. Accepted messages are written to --dump DIR, one file each
 (envelope lines, an empty line, the content). Listens on 127.0.0.1, on
 --port or a free port, prints the port on the first line of stdout, and stops
-by itself after --lifetime seconds (default 120) or on SIGTERM.
+by itself after --lifetime seconds (default 120) or on SIGTERM. With
+--tls-cert and --tls-key it offers STARTTLS; each dump then says "tls yes" or
+"tls no".
 """
 import argparse
 import asyncio
@@ -41,6 +43,7 @@ class Handler:
             path = os.path.join(self.dump, f"msg-{os.getpid()}-{self.count}")
             with open(path, "wb") as f:
                 f.write(f"from {envelope.mail_from}\n".encode())
+                f.write(f"tls {'yes' if session.ssl else 'no'}\n".encode())
                 for r in envelope.rcpt_tos:
                     f.write(f"rcpt {r}\n".encode())
                 f.write(b"\n" + envelope.original_content)
@@ -52,6 +55,10 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--dump", default="")
     p.add_argument("--lifetime", type=float, default=120)
+    p.add_argument("--tls-cert", default="")
+    p.add_argument("--tls-key", default="")
+    p.add_argument("--tls-broken", action="store_true",
+                   help="offer STARTTLS but speak only TLS 1.1 (tern needs 1.2): the handshake fails")
     a = p.parse_args()
     port = a.port
     if port == 0:
@@ -60,8 +67,16 @@ def main():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
-    controller = Controller(Handler(a.dump), hostname="127.0.0.1", port=port,
-                            server_kwargs={"decode_data": False})
+    kwargs = {"decode_data": False}
+    if a.tls_cert:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(a.tls_cert, a.tls_key)
+        if a.tls_broken:
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        kwargs["tls_context"] = context
+    controller = Controller(Handler(a.dump), hostname="127.0.0.1", port=port, server_kwargs=kwargs)
     controller.start()
     print(port, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -1,5 +1,7 @@
 #include "queue/spool.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -46,7 +48,13 @@ Result<std::vector<std::string>> Spool::open(std::size_t committers) {
   syncer_ = std::make_unique<Syncer>(dir_, fs_);
   files_.start();
   for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
-  return list_dir(dir_ + "/active");
+  auto active = list_dir(dir_ + "/active");
+  // A crash between removing a delivered message and its state leaves the
+  // state alone; both lists are sorted.
+  for (const auto& name : list_dir(dir_ + "/state")) {
+    if (!std::binary_search(active.begin(), active.end(), name)) fs_.unlink(state_path(name));
+  }
+  return active;
 }
 
 void Spool::stop() {

@@ -79,13 +79,18 @@ TEST_F(SpoolTest, CommitMovesIntoActiveAndRecoveryListsIt) {
     EXPECT_TRUE(fsys::exists(spool.active_path("A1")));
     EXPECT_EQ(written_tmp_files(), 0u);
   }
-  // A half-written message from a crash is emptied; active ones are found.
+  // A half-written message from a crash is emptied; active ones are found;
+  // the state of a message no longer queued goes.
   { std::ofstream(dir_ + "/tmp/HALF") << "tern-queue 1\n"; }
+  { std::ofstream(dir_ + "/state/GONE") << "done 0\n"; }
+  { std::ofstream(dir_ + "/state/A1") << "attempt 1\n"; }
   Spool spool(dir_);
   auto recovered = spool.open();
   ASSERT_TRUE(recovered.ok());
   EXPECT_EQ(*recovered, (std::vector<std::string>{"A1", "A2"}));
   EXPECT_EQ(fsys::file_size(dir_ + "/tmp/HALF"), 0u);
+  EXPECT_FALSE(fsys::exists(dir_ + "/state/GONE"));
+  EXPECT_TRUE(fsys::exists(dir_ + "/state/A1"));
 }
 
 TEST_F(SpoolTest, FailedSyncIsNotAcknowledgedAndLeavesNothing) {

@@ -11,13 +11,11 @@ by itself after --lifetime seconds (default 120) or on SIGTERM. With
 "tls no".
 """
 import argparse
-import asyncio
 import os
 import signal
 import sys
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
 
 
 class Handler:

@@ -9,35 +9,22 @@ Limits for this scenario: max_recipients = 3, max_message_size = 10000.
 """
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ternlib  # noqa: E402
-from ternlib import Tern, check, session, Dialog, send_data  # noqa: E402
+from ternlib import check, Dialog, send_data  # noqa: E402
 
 MAX_SIZE = 10000
 EXPECTED_KEYWORDS = {"PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8", "CHUNKING",
                      "BINARYMIME", "ENHANCEDSTATUSCODES", "DSN"}
 
 
-class DialogTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        # No relay networks: 127.0.0.1 is an outside client here (t-13
-        # covers relaying).
-        cls.tern = Tern(users=["alice", "bob", "carol"], domains=["example.test"],
-                        limits={"max_recipients": 3, "max_message_size": MAX_SIZE,
-                                "max_errors": 100},
-                        extra_toml="[relay]\nnetworks = []").start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tern.stop()
-
-    def connect(self, ehlo="client.example"):
-        d = session(self.tern.port, ehlo=ehlo)
-        self.addCleanup(d.close)
-        return d
+class DialogTest(ternlib.SharedTern):
+    tern_options = dict(users=["alice", "bob", "carol"], domains=["example.test"],
+                        limits={"max_recipients": 3, "max_message_size": MAX_SIZE, "max_errors": 100},
+                        # No relay networks: 127.0.0.1 is an outside client here
+                        # (t-13 covers relaying).
+                        extra_toml="[relay]\nnetworks = []")
 
     # -- greeting, EHLO, HELO ------------------------------------------------
     def test_greeting(self):

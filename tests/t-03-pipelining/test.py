@@ -11,21 +11,14 @@ batch whose only recipient fails ends with a 5xx to DATA and no 354.
 """
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ternlib  # noqa: E402
-from ternlib import Tern, check, Dialog, session  # noqa: E402
+from ternlib import check, Dialog, session  # noqa: E402
 
 
-class Pipelining(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tern = Tern(users=["alice", "bob"], domains=["example.test"]).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tern.stop()
+class Pipelining(ternlib.SharedTern):
+    tern_options = dict(users=["alice", "bob"], domains=["example.test"])
 
     def test_1_pipelined_transactions(self):
         d = Dialog(self.tern.port)

@@ -11,11 +11,10 @@ chunk are refused, and the session stays in step.
 """
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ternlib  # noqa: E402
-from ternlib import Tern, check, session  # noqa: E402
+from ternlib import check  # noqa: E402
 
 MAX_SIZE = 100000
 
@@ -24,21 +23,9 @@ def bdat(data, last=False):
     return b"BDAT %d%s\r\n" % (len(data), b" LAST" if last else b"") + data
 
 
-class Chunking(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tern = Tern(users=["alice", "bob"], domains=["example.test"],
-                        limits={"max_message_size": MAX_SIZE}).start()
-        cls.delivered = 0  # messages expected in alice's new/
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tern.stop()
-
-    def connect(self):
-        d = session(self.tern.port)
-        self.addCleanup(d.close)
-        return d
+class Chunking(ternlib.SharedTern):
+    tern_options = dict(users=["alice", "bob"], domains=["example.test"], limits={"max_message_size": MAX_SIZE})
+    delivered = 0  # messages expected in alice's new/
 
     def stored(self, marker):
         """Waits for the delivery and returns the stored message (after the

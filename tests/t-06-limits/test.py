@@ -22,23 +22,12 @@ import ternlib  # noqa: E402
 from ternlib import Tern, check, session, Dialog, send_data, ConnectionClosed  # noqa: E402
 
 
-class Limits(unittest.TestCase):
+class Limits(ternlib.SharedTern):
     """max_command_line_length, max_line_length, max_errors, max_received_headers."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tern = Tern(users=["alice"], domains=["example.test"],
+    tern_options = dict(users=["alice"], domains=["example.test"],
                         limits={"max_errors": 3, "max_received_headers": 5,
-                                "max_command_line_length": 512, "max_line_length": 1000}).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tern.stop()
-
-    def connect(self):
-        d = session(self.tern.port)
-        self.addCleanup(d.close)
-        return d
+                                "max_command_line_length": 512, "max_line_length": 1000})
 
     def test_command_line_length(self):
         d = self.connect()

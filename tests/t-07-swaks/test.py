@@ -9,24 +9,16 @@ import os
 import shutil
 import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ternlib  # noqa: E402
-from ternlib import Tern  # noqa: E402
 
 SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
 
 
-class Swaks(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tern = Tern(users=["alice"], domains=["example.test"]).start()
-        cls.count = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tern.stop()
+class Swaks(ternlib.SharedTern):
+    tern_options = dict(users=["alice"], domains=["example.test"])
+    count = 0
 
     def swaks(self, *args):
         cmd = [SWAKS, "--server", f"127.0.0.1:{self.tern.port}", "--to", "alice@example.test",

@@ -300,6 +300,18 @@ class Tern:
                 out.append(kv)
         return out
 
+    def wait_log_events(self, event, count=1, timeout=10.0, **fields):
+        """Waits until the log holds at least `count` lines with event=<event>
+        and the given key=value fields, and returns them. The log is written
+        by a writer thread, so a line may appear after the effect it reports
+        (a Maildir file, a 250 reply): tests wait for it rather than read once."""
+        def matching():
+            events = [e for e in self.log_events(event)
+                      if all(e.get(k) == v for k, v in fields.items())]
+            return events if len(events) >= count else None
+        return wait_for(matching, timeout,
+                        what=f"{count} log line(s) event={event} {fields}")
+
     # -- files -------------------------------------------------------------
     def maildir(self, user, domain="example.test", sub="new"):
         """Sorted paths of the files in data_dir/mail/<domain>/<user>/<sub>."""

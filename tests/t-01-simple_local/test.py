@@ -82,9 +82,9 @@ class SimpleLocal(unittest.TestCase):
         self.assertEqual(self.tern.maildir("alice", sub="tmp"), [])
         self.assertEqual(self.tern.queue_files("active"), [])
         # The log follows the message by queue id.
-        queued = [e for e in self.tern.log_events("queued") if e.get("queue_id") == qid]
+        queued = self.tern.wait_log_events("queued", queue_id=qid)
         self.assertEqual(len(queued), 1, f"event=queued queue_id={qid} in log")
-        delivered = [e for e in self.tern.log_events("delivered") if e.get("queue_id") == qid]
+        delivered = self.tern.wait_log_events("delivered", queue_id=qid)
         self.assertEqual(len(delivered), 1, f"event=delivered queue_id={qid} in log")
         # contract: delivered (queue_id=, rcpt=, path=)
         self.assertEqual(delivered[0].get("rcpt"), "alice@example.test", str(delivered[0]))

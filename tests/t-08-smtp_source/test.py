@@ -44,8 +44,8 @@ class SmtpSource(unittest.TestCase):
             for f in files[:20]:
                 _, msg = ternlib.split_trace(f.read_bytes())
                 self.assertGreaterEqual(len(ternlib.message_body(msg)), 2000, f.name)
-            self.assertEqual(len(t.log_events("queued")), N)
-            self.assertEqual(len(t.log_events("delivered")), N)
+            self.assertEqual(len(t.wait_log_events("queued", N)), N)
+            self.assertEqual(len(t.wait_log_events("delivered", N)), N)
 
 
 if __name__ == "__main__":

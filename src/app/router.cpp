@@ -2,8 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
 #include <map>
 
@@ -11,30 +9,22 @@
 
 namespace tern::app {
 
-Router::Router(delivery::Maildir& maildir, const policy::RecipientPolicy& policy,
-               boost::asio::io_context& outbound, delivery::RemoteDelivery& remote)
-    : maildir_(maildir), policy_(policy), outbound_(outbound), remote_(remote) {}
+Router::Router(delivery::Maildir& maildir, const policy::RecipientPolicy& policy, delivery::RemoteDelivery& remote)
+    : maildir_(maildir), policy_(policy), remote_(remote) {}
 
-std::vector<queue::RecipientOutcome> Router::deliver(const queue::QueuedMessage& message,
-                                                     const std::vector<std::size_t>& pending,
-                                                     queue::DeliveryBatch& batch) {
-  std::vector<queue::RecipientOutcome> outcomes(pending.size());
+void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
+  const auto& message = delivery.message();
+  const auto& pending = delivery.pending();
   std::map<std::string, std::vector<std::size_t>> remote;  // domain → positions in `pending`
   for (std::size_t k = 0; k < pending.size(); ++k) {
     const auto& rcpt = message.envelope.recipients[pending[k]].mailbox;
     if (rcpt.domain.empty() || policy_.is_local_domain(rcpt.domain)) {
-      outcomes[k] = deliver_local(message, pending[k], batch);
+      delivery.set(k, deliver_local(message, pending[k], batch));
     } else {
       remote[to_lower(rcpt.domain)].push_back(k);
     }
   }
-  for (const auto& [domain, positions] : remote) {
-    std::vector<std::size_t> indexes;
-    for (auto k : positions) indexes.push_back(pending[k]);
-    auto results = deliver_remote(message, indexes, domain);
-    for (std::size_t j = 0; j < positions.size(); ++j) outcomes[positions[j]] = std::move(results[j]);
-  }
-  return outcomes;
+  for (const auto& [domain, positions] : remote) deliver_remote(delivery, positions, domain);
 }
 
 queue::RecipientOutcome Router::deliver_local(const queue::QueuedMessage& m, std::size_t index,
@@ -50,13 +40,26 @@ queue::RecipientOutcome Router::deliver_local(const queue::QueuedMessage& m, std
   return {maildir_.deliver(message, policy_.resolve(envelope.recipients[index].mailbox), batch), ""};
 }
 
-std::vector<queue::RecipientOutcome> Router::deliver_remote(const queue::QueuedMessage& m,
-                                                            const std::vector<std::size_t>& indexes,
-                                                            const std::string& domain) {
+namespace {
+
+// The remote results as the queue records them.
+queue::RecipientOutcome outcome_of(const smtp::client::RecipientResult& r, const delivery::RemoteOutcome& outcome) {
+  if (r.delivered()) return {fmt::format("smtp:{}", outcome.connected_to), outcome.remote_mta};
+  auto detail =
+      outcome.connected_to.empty() ? r.text : fmt::format("{} said: {} {}", outcome.connected_to, r.code, r.text);
+  return {Error{r.code, r.status(), r.text, detail}, outcome.remote_mta};
+}
+
+}  // namespace
+
+void Router::deliver_remote(queue::Delivery& delivery, const std::vector<std::size_t>& positions,
+                            const std::string& domain) {
+  const auto& m = delivery.message();
   const auto& envelope = m.envelope;
-  delivery::RemoteMessage message;
+  delivery::RemoteJob job;
+  auto& message = job.message;
   message.message.reverse_path = envelope.reverse_path;
-  for (auto index : indexes) message.message.recipients.push_back(envelope.recipients[index]);
+  for (auto k : positions) message.message.recipients.push_back(envelope.recipients[delivery.pending()[k]]);
   struct stat st {};
   ::fstat(m.fd, &st);
   message.message.size = static_cast<std::uint64_t>(st.st_size) - m.offset;
@@ -66,20 +69,14 @@ std::vector<queue::RecipientOutcome> Router::deliver_remote(const queue::QueuedM
   message.message.envid = envelope.params.envid;
   message.fd = m.fd;
   message.offset = m.offset;
-  auto outcome =
-      boost::asio::co_spawn(outbound_, remote_.deliver(std::move(message), domain), boost::asio::use_future).get();
-  std::vector<queue::RecipientOutcome> out;
-  for (const auto& r : outcome.results) {
-    if (r.delivered()) {
-      out.push_back({fmt::format("smtp:{}", outcome.connected_to), outcome.remote_mta});
-    } else {
-      auto detail = outcome.connected_to.empty() ? r.text
-                                                 : fmt::format("{} said: {} {}", outcome.connected_to, r.code, r.text);
-      out.push_back({Error{r.code, r.status(), r.text, detail}, outcome.remote_mta});
+  job.domain = domain;
+  job.done = [part = delivery.part(), positions](delivery::RemoteOutcome outcome) mutable {
+    for (std::size_t j = 0; j < positions.size() && j < outcome.results.size(); ++j) {
+      part.set(positions[j], outcome_of(outcome.results[j], outcome));
     }
-  }
-  out.resize(indexes.size(), {Error{451, "4.3.0", "Local error in processing", "no remote outcome"}, ""});
-  return out;
+    part.done();
+  };
+  remote_.submit(std::move(job));
 }
 
 }  // namespace tern::app

@@ -169,6 +169,9 @@ void read_outbound(Reader& r, const toml::node& node, Outbound& outbound) {
          if (!r.error && port > 65535) r.fail(n, fmt::format("'{}' must be a port number", k));
          outbound.port = static_cast<std::uint16_t>(port);
        }},
+      {"max_connections", [&](auto& n, auto& k) { r.integer(n, k, outbound.max_connections, 1); }},
+      {"max_connections_per_destination",
+       [&](auto& n, auto& k) { r.integer(n, k, outbound.max_connections_per_destination, 1); }},
   };
   r.table(*t, "outbound", keys);
 }

@@ -57,6 +57,11 @@ struct Relay {
 
 struct Outbound {
   std::uint16_t port = 25;  // the destination port (tests use a loopback port)
+  // Connections open at once, in all and to one destination (a domain, or
+  // the smarthost). Postfix: default_process_limit, and
+  // default_destination_concurrency_limit.
+  std::size_t max_connections = 100;
+  std::size_t max_connections_per_destination = 20;
 };
 
 struct Dns {

@@ -53,6 +53,8 @@ networks = ["192.0.2.0/24"]
 smarthost = "[::1]:2526"
 [outbound]
 port = 2527
+max_connections = 10
+max_connections_per_destination = 3
 [dns]
 servers = ["127.0.0.1:5353"]
 )", "t.toml");
@@ -72,6 +74,8 @@ servers = ["127.0.0.1:5353"]
   EXPECT_EQ(c->relay.networks, std::vector<std::string>{"192.0.2.0/24"});
   EXPECT_EQ(c->relay.smarthost, "[::1]:2526");
   EXPECT_EQ(c->outbound.port, 2527);
+  EXPECT_EQ(c->outbound.max_connections, 10u);
+  EXPECT_EQ(c->outbound.max_connections_per_destination, 3u);
   EXPECT_EQ(c->dns.servers, std::vector<std::string>{"127.0.0.1:5353"});
 }
 
@@ -96,6 +100,8 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[queue]\nretry_interval = \"2h\"\n", "'queue.retry_interval' must be more than 0");
   expect_error("[relay]\nsmarthost = \"nowhere\"\n", "'relay.smarthost' must be host:port");
   expect_error("[outbound]\nport = 70000\n", "'outbound.port' must be a port number");
+  expect_error("[outbound]\nmax_connections_per_destination = 0\n",
+               "'outbound.max_connections_per_destination' must be an integer >= 1");
   expect_error("[dns]\nservers = [\"x\"]\n", "'dns.servers' entries must be ip:port");
   expect_error("[dns]\nservers = [\"dns.example:53\"]\n", "'dns.servers' entries must be ip:port");
 }

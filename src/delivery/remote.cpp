@@ -1,47 +1,55 @@
 #include "delivery/remote.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include "base/log.h"
 #include "base/text.h"
 
 namespace tern::delivery {
 namespace {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
-using smtp::client::Next;
 using smtp::client::RecipientResult;
 
-constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadBuffer = 4096;
-constexpr std::size_t kBodyPiece = 64 * 1024;
+// A connection with nothing to send waits this long for another job of its
+// destination before it says QUIT (Postfix: smtp_connection_cache_time_limit).
+constexpr auto kIdleTime = std::chrono::seconds(2);
+// A connection is not reused after this (smtp_connection_reuse_time_limit).
+constexpr auto kReuseTime = std::chrono::seconds(300);
 
-void fail_all(RemoteOutcome& outcome, std::size_t count, const Error& error) {
-  outcome.results.assign(count, RecipientResult{error.code, error.enhanced, error.text, {}});
+RemoteOutcome failure(std::size_t recipients, const Error& error) {
+  return {std::vector<RecipientResult>(recipients, RecipientResult{error.code, error.enhanced, error.text, {}}), "",
+          ""};
 }
+
+RemoteOutcome outcome_of(const RemoteConnection& connection, RemoteConnection::Transaction transaction) {
+  return {std::move(transaction.results), connection.remote_mta(), connection.connected_to()};
+}
+
+Error error_of(const RecipientResult& r) { return Error{r.code, r.enhanced, r.text, ""}; }
 
 // RFC 5321 5.1: on a connection that failed, a refusing greeting (like
 // Postfix's smtp_skip_5xx_greeting) or a 4xx to EHLO, the next host may do
 // better. Never once the message content was sent: it may have arrived.
-bool worth_next_host(const std::vector<RecipientResult>& results, bool content_sent) {
-  if (content_sent || results.empty()) return false;
-  for (const auto& r : results) {
+bool worth_next_host(const RemoteConnection::Transaction& t) {
+  if (t.content_sent || t.results.empty()) return false;
+  for (const auto& r : t.results) {
     bool setup_failed = r.in_reply_to.empty() || r.in_reply_to == "greeting";
     if (!setup_failed || !(r.temporary() || r.in_reply_to == "greeting")) return false;
   }
   return true;
+}
+
+bool all_temporary(const std::vector<RecipientResult>& results) {
+  for (const auto& r : results) {
+    if (!r.temporary()) return false;
+  }
+  return !results.empty();
 }
 
 // An address literal domain (RFC 5321 4.1.3), "[192.0.2.1]" or
@@ -53,24 +61,160 @@ std::optional<std::string> literal_address(const std::string& domain) {
   return inner;
 }
 
+RemoteJob take_front(std::deque<RemoteJob>& jobs) {
+  auto job = std::move(jobs.front());
+  jobs.pop_front();
+  return job;
+}
+
+void fail_all(std::deque<RemoteJob>& jobs, const Error& error) {
+  while (!jobs.empty()) {
+    auto job = take_front(jobs);
+    job.done(failure(job.message.message.recipients.size(), error));
+  }
+}
+
 }  // namespace
 
 RemoteDelivery::RemoteDelivery(asio::any_io_executor executor, dns::Resolver& resolver, RemoteConfig config)
-    : executor_(std::move(executor)),
-      resolver_(resolver),
-      config_(std::move(config)),
-      random_(std::random_device{}()),
-      tls_context_(asio::ssl::context::tls_client) {
-  tls_context_.set_verify_mode(asio::ssl::verify_none);
-  tls_context_.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                           asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    : executor_(std::move(executor)), resolver_(resolver), config_(std::move(config)), random_(std::random_device{}()) {}
+
+void RemoteDelivery::submit(RemoteJob job) {
+  asio::post(executor_, [this, job = std::move(job)]() mutable { enqueue(std::move(job)); });
+}
+
+// With a smarthost, every domain goes to the same place.
+std::string RemoteDelivery::destination_of(const std::string& domain) const {
+  return config_.smarthost.empty() ? to_lower(domain) : config_.smarthost;
+}
+
+void RemoteDelivery::enqueue(RemoteJob job) {
+  auto key = destination_of(job.domain);
+  auto& destination = destinations_[key];
+  destination.jobs.push_back(std::move(job));
+  if (!destination.idle.empty()) {
+    // An open connection is waiting for just this.
+    destination.idle.back()->cancel();
+    destination.idle.pop_back();
+  } else if (destination.connections < config_.max_connections_per_destination) {
+    open_connection(key);
+  }
+}
+
+void RemoteDelivery::open_connection(const std::string& key) {
+  auto& destination = destinations_[key];
+  if (connections_ >= config_.max_connections) {
+    if (!destination.waiting) waiting_.push_back(key);
+    destination.waiting = true;
+    return;
+  }
+  ++destination.connections;
+  ++connections_;
+  asio::co_spawn(executor_, connection(key), asio::detached);
+}
+
+void RemoteDelivery::connection_closed(const std::string& key) {
+  auto it = destinations_.find(key);
+  auto& destination = it->second;
+  --destination.connections;
+  --connections_;
+  if (!destination.jobs.empty()) open_connection(key);
+  while (connections_ < config_.max_connections && !waiting_.empty()) {
+    auto& next = destinations_[waiting_.front()];
+    next.waiting = false;
+    if (!next.jobs.empty()) open_connection(waiting_.front());
+    waiting_.pop_front();
+  }
+  if (destination.connections == 0 && destination.jobs.empty() && !destination.waiting) destinations_.erase(it);
+}
+
+// One connection's life: the first job finds a host that takes mail, then
+// the destination's other jobs follow on the same connection.
+asio::awaitable<void> RemoteDelivery::connection(std::string key) {
+  auto& destination = destinations_.at(key);  // kept while it has connections
+  RemoteConnection connection(executor_, config_, tls_);
+  if (co_await first_job(destination, connection)) {
+    auto opened = std::chrono::steady_clock::now();
+    while (connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime &&
+           co_await next_job(destination, connection)) {
+    }
+  }
+  co_await connection.quit();
+  if (connection.messages() > 0) {
+    spdlog::info("event=connection_closed host={} messages={}", connection.connected_to(), connection.messages());
+  }
+  connection_closed(key);
+}
+
+// Returns true when the connection is open and ready for more.
+asio::awaitable<bool> RemoteDelivery::first_job(Destination& destination, RemoteConnection& connection) {
+  if (destination.jobs.empty()) co_return false;
+  auto job = take_front(destination.jobs);
+  const auto recipients = job.message.message.recipients.size();
+  auto found = co_await targets(job.domain);
+  if (!found) {
+    // A fact about the domain: its other jobs get it too.
+    job.done(failure(recipients, found.error()));
+    fail_all(destination.jobs, found.error());
+    co_return false;
+  }
+  Error last{451, "4.4.1", "No answer from host", ""};
+  bool connected = false, unresolvable = true;
+  for (const auto& target : *found) {
+    auto answer = co_await addresses(target);
+    unresolvable = unresolvable && (answer.status == dns::Status::kNxDomain || answer.status == dns::Status::kNoData);
+    if (!co_await connection.connect(target, answer.addresses)) continue;
+    connected = true;
+    auto transaction = co_await connection.send(job.message);
+    if (!worth_next_host(transaction)) {
+      job.done(outcome_of(connection, std::move(transaction)));
+      co_return connection.ready();
+    }
+    last = error_of(transaction.results.front());
+  }
+  if (!connected && unresolvable) {
+    // RFC 3463 X.4.4: no host of the domain has an address; a fact of DNS,
+    // not a passing failure.
+    last = Error{550, "5.4.4", "Unable to route: no address for the mail hosts", ""};
+  }
+  job.done(failure(recipients, last));
+  // Nothing answered (Postfix marks the destination dead): the jobs waiting
+  // for it get the same outcome now rather than each trying in turn.
+  if (!connected) fail_all(destination.jobs, last);
+  co_return false;
+}
+
+// The next job of the destination on an open connection; false when there
+// is none or the connection is done.
+asio::awaitable<bool> RemoteDelivery::next_job(Destination& destination, RemoteConnection& connection) {
+  if (destination.jobs.empty() && !co_await wait_for_job(destination)) co_return false;
+  auto job = take_front(destination.jobs);
+  auto transaction = co_await connection.send(job.message);
+  // A reused connection the server closed before this message went out
+  // (an idle timeout, a 421): the job goes back, for a new connection.
+  if (!connection.ready() && !transaction.content_sent && !job.retried && all_temporary(transaction.results)) {
+    job.retried = true;
+    destination.jobs.push_front(std::move(job));
+    co_return false;
+  }
+  job.done(outcome_of(connection, std::move(transaction)));
+  co_return true;
+}
+
+// Waits up to kIdleTime for a job; not when another destination waits for a
+// connection slot.
+asio::awaitable<bool> RemoteDelivery::wait_for_job(Destination& destination) {
+  if (!waiting_.empty()) co_return false;
+  asio::steady_timer timer(executor_, kIdleTime);
+  destination.idle.push_back(&timer);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  std::erase(destination.idle, &timer);
+  co_return !destination.jobs.empty();
 }
 
 // The hosts to try, in order: the smarthost, or the domain's MX hosts
-// (implicit MX: the domain itself). On a routing failure the outcome gets
-// it for every recipient.
-asio::awaitable<Result<std::vector<RemoteDelivery::Target>>> RemoteDelivery::targets(
-    const std::string& domain) {
+// (implicit MX: the domain itself).
+asio::awaitable<Result<std::vector<Target>>> RemoteDelivery::targets(const std::string& domain) {
   if (!config_.smarthost.empty()) {
     auto colon = config_.smarthost.rfind(':');
     auto host = config_.smarthost.substr(0, colon);
@@ -90,184 +234,11 @@ asio::awaitable<Result<std::vector<RemoteDelivery::Target>>> RemoteDelivery::tar
   co_return Result<std::vector<Target>>(std::move(targets));
 }
 
-asio::awaitable<RemoteOutcome> RemoteDelivery::deliver(RemoteMessage message, std::string domain) {
-  RemoteOutcome outcome;
-  auto count = message.message.recipients.size();
-  auto targets_found = co_await targets(domain);
-  if (!targets_found) {
-    fail_all(outcome, count, targets_found.error());
-    co_return outcome;
-  }
-  Error last{451, "4.4.1", "No answer from host", fmt::format("no host of {} could be reached", domain)};
-  for (const auto& target : *targets_found) {
-    if (co_await try_host(target, message, outcome)) co_return outcome;
-    if (!outcome.results.empty()) {
-      const auto& r = outcome.results.front();
-      last = Error{r.code, r.enhanced, r.text, ""};
-    }
-  }
-  fail_all(outcome, count, last);
-  co_return outcome;
-}
-
-namespace {
-
-std::chrono::seconds timeout_for(std::string_view awaiting, const RemoteConfig& c) {
-  if (awaiting == "DATA") return c.data_start_timeout;
-  if (awaiting == "end of data") return c.end_of_data_timeout;
-  return c.command_timeout;
-}
-
-// Connects to the first address that answers.
-asio::awaitable<std::optional<tcp::socket>> connect(const std::vector<asio::ip::address>& addresses,
-                                                    std::uint16_t port, std::chrono::seconds timeout,
-                                                    std::string& connected_to) {
-  auto executor = co_await asio::this_coro::executor;
-  for (const auto& address : addresses) {
-    tcp::socket socket(executor);
-    asio::steady_timer timer(executor, timeout);
-    auto result = co_await (socket.async_connect({address, port}, kUseAwaitable) || timer.async_wait(kUseAwaitable));
-    if (result.index() == 0 && !std::get<0>(std::get<0>(result))) {
-      connected_to = address.to_string();
-      co_return socket;
-    }
-  }
-  co_return std::nullopt;
-}
-
-using Progress = RemoteDelivery::Progress;
-
-// Runs the client session over `stream` (plain TCP, then perhaps TLS) until
-// it is done or wants TLS.
-template <class Stream>
-asio::awaitable<void> converse(Stream& socket, smtp::client::Session& session, const RemoteMessage& m,
-                               const RemoteConfig& config, Progress& progress) {
-  std::vector<char> buffer(kReadBuffer);
-  std::string piece;
-  auto& sent = progress.sent;
-  progress.start_tls = false;
-  while (true) {
-    switch (session.next()) {
-      case Next::kWrite: {
-        // RFC 5321 4.5.3.2.5: a server that stops reading (a data block
-        // not taken in 3 minutes) is given up.
-        auto output = session.take_output();
-        asio::steady_timer timer(socket.get_executor(), config.data_block_timeout);
-        auto result = co_await (asio::async_write(socket, asio::buffer(output), kUseAwaitable) ||
-                                timer.async_wait(kUseAwaitable));
-        if (result.index() == 1) {
-          session.timed_out();
-        } else if (std::get<0>(std::get<0>(result))) {
-          session.connection_lost();
-        }
-        break;
-      }
-      case Next::kRead: {
-        asio::steady_timer timer(socket.get_executor(), timeout_for(session.awaiting(), config));
-        auto result = co_await (socket.async_read_some(asio::buffer(buffer), kUseAwaitable) ||
-                                timer.async_wait(kUseAwaitable));
-        if (result.index() == 1) {
-          session.timed_out();
-        } else if (auto [ec, n] = std::get<0>(result); ec) {
-          session.connection_lost();
-        } else {
-          session.receive(std::string_view(buffer.data(), n));
-        }
-        break;
-      }
-      case Next::kSendBody: {
-        piece.resize(kBodyPiece);
-        auto n = ::pread(m.fd, piece.data(), piece.size(), static_cast<off_t>(m.offset + sent));
-        if (n < 0) {
-          session.connection_lost();  // cannot read our own queue file: try again later
-          break;
-        }
-        sent += static_cast<std::uint64_t>(n);
-        piece.resize(static_cast<std::size_t>(n));
-        session.send_body(piece, n == 0 || sent >= m.message.size);
-        break;
-      }
-      case Next::kDowngrade:
-        // Not converted to quoted-printable (yet): the sender gets 5.6.3.
-        session.reject_8bit();
-        break;
-      case Next::kStartTls:
-        progress.start_tls = true;
-        co_return;
-      case Next::kReady:
-        session.quit();
-        break;
-      case Next::kDone:
-        co_return;
-    }
-  }
-}
-
-}  // namespace
-
-// The TLS handshake after STARTTLS, then the rest of the session over TLS.
-// No certificate check: opportunistic TLS protects against passive
-// listeners only (RFC 7435); DANE and MTA-STS come later.
-asio::awaitable<void> RemoteDelivery::continue_over_tls(tcp::socket& socket, smtp::client::Session& session,
-                                                        const RemoteMessage& message, const Target& target,
-                                                        Progress& progress) {
-  asio::ssl::stream<tcp::socket&> tls(socket, tls_context_);
-  SSL_set_tlsext_host_name(tls.native_handle(), target.host.c_str());  // SNI
-  asio::steady_timer timer(socket.get_executor(), config_.command_timeout);
-  auto result = co_await (tls.async_handshake(asio::ssl::stream_base::client, kUseAwaitable) ||
-                          timer.async_wait(kUseAwaitable));
-  bool ok = result.index() == 0 && !std::get<0>(std::get<0>(result));
-  if (!ok) {
-    // Try this host in plaintext next time, and say so.
-    tls_failed_.insert(target.host);
-    spdlog::warn("event=tls_failed host={} detail={}", target.host,
-                 log_value(result.index() == 1 ? "handshake timeout" : std::get<0>(std::get<0>(result)).message()));
-    session.connection_lost();
-    co_return;
-  }
-  spdlog::info("event=tls host={} protocol={} cipher={}", target.host, SSL_get_version(tls.native_handle()),
-               SSL_get_cipher_name(tls.native_handle()));
-  session.tls_established();
-  co_await converse(tls, session, message, config_, progress);
-}
-
-// One host: its addresses, one connection, the transaction. Returns true when
-// the results are final for this delivery attempt.
-asio::awaitable<bool> RemoteDelivery::try_host(const Target& target, const RemoteMessage& message,
-                                               RemoteOutcome& outcome) {
-  std::vector<asio::ip::address> addresses;
-  boost::system::error_code ec;
-  auto literal = asio::ip::make_address(target.host, ec);
-  const bool host_is_address = !ec;
-  if (host_is_address) {
-    addresses.push_back(literal);
-  } else {
-    auto answer = co_await resolver_.addresses(target.host);
-    addresses = answer.addresses;
-  }
-  std::string address;
-  auto socket = co_await connect(addresses, target.port, config_.connect_timeout, address);
-  if (!socket) {
-    outcome.results.clear();
-    spdlog::info("event=connect_failed host={} port={} addresses={}", target.host, target.port, addresses.size());
-    co_return false;
-  }
-  socket->set_option(tcp::no_delay(true), ec);
-  // Opportunistic STARTTLS, unless this host failed its handshake before:
-  // then plaintext, as the issue and Postfix do (smtp_tls_security_level=may).
-  bool try_tls = !tls_failed_.count(target.host);
-  smtp::client::Session session({config_.helo_name, try_tls});
-  session.send_message(message.message);
-  Progress progress;
-  co_await converse(*socket, session, message, config_, progress);
-  if (progress.start_tls) co_await continue_over_tls(*socket, session, message, target, progress);
-  bool content_sent = progress.sent > 0;
-  outcome.results = session.results();
-  // RFC 3464 2.3.5 Remote-MTA: the host's name, or the address in brackets
-  // when there is no name (a smarthost given as an IP address).
-  outcome.remote_mta = host_is_address ? fmt::format("[{}]", address) : target.host;
-  outcome.connected_to = fmt::format("{}[{}]", target.host, address);
-  co_return !worth_next_host(outcome.results, content_sent);
+asio::awaitable<dns::AddressAnswer> RemoteDelivery::addresses(const Target& target) {
+  boost::system::error_code not_an_address;
+  auto address = asio::ip::make_address(target.host, not_an_address);
+  if (!not_an_address) co_return dns::AddressAnswer{dns::Status::kOk, {address}, ""};
+  co_return co_await resolver_.addresses(target.host);
 }
 
 }  // namespace tern::delivery

@@ -1,45 +1,26 @@
 #pragma once
-// Remote delivery over SMTP: one message to the recipients of one domain,
-// through a smarthost or the domain's MX hosts (RFC 5321 5.1), driving a pure
-// smtp::client::Session over an Asio socket.
+// Remote delivery over SMTP: jobs (one message, the recipients of one
+// domain) wait in a queue per destination (the domain, or the smarthost)
+// and go out over connections to the destination's hosts, found through
+// its MX records (RFC 5321 5.1). A connection carries one job after
+// another while the destination has any; each destination has at most
+// [outbound] max_connections_per_destination, all of them together
+// [outbound] max_connections. Everything runs on one event loop.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <chrono>
-#include <cstdint>
-#include <optional>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <functional>
+#include <map>
 #include <random>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "base/result.h"
+#include "delivery/remote_connection.h"
 #include "dns/resolver.h"
-#include "proto/envelope.h"
-#include "smtp/client/session.h"
 
 namespace tern::delivery {
-
-struct RemoteConfig {
-  std::string helo_name;                   // our host name
-  std::uint16_t port = 25;                 // [outbound] port
-  std::string smarthost;                   // "host:port" or empty: MX routing
-  // RFC 5321 4.5.3.2: initial 220 5 min, MAIL/RCPT 5 min, DATA 2 min, data
-  // block 3 min, end of data 10 min. Connecting gets its own limit.
-  std::chrono::seconds connect_timeout{30};
-  std::chrono::seconds command_timeout{300};
-  std::chrono::seconds data_start_timeout{120};
-  std::chrono::seconds data_block_timeout{180};
-  std::chrono::seconds end_of_data_timeout{600};
-};
-
-// The message as the remote delivery sees it: envelope fields and where its
-// content is (the queue file, from `offset`).
-struct RemoteMessage {
-  smtp::client::Message message;  // reverse-path, recipients (of one domain), size, body...
-  int fd = -1;
-  std::uint64_t offset = 0;
-};
 
 struct RemoteOutcome {
   std::vector<smtp::client::RecipientResult> results;  // one per recipient, in order
@@ -47,37 +28,47 @@ struct RemoteOutcome {
   std::string connected_to;  // "host[address]", for the log
 };
 
+struct RemoteJob {
+  RemoteMessage message;  // its queue file stays open until `done` is destroyed
+  std::string domain;     // of the recipients
+  std::function<void(RemoteOutcome)> done;  // called once, on the event loop
+  bool retried = false;   // put back once after a reused connection closed
+};
+
 class RemoteDelivery {
  public:
-  // How far a conversation got: content octets sent, and whether it stopped
-  // for the TLS handshake (RFC 3207), after which it goes on over TLS.
-  struct Progress {
-    std::uint64_t sent = 0;
-    bool start_tls = false;
-  };
-
   RemoteDelivery(boost::asio::any_io_executor executor, dns::Resolver& resolver, RemoteConfig config);
 
-  boost::asio::awaitable<RemoteOutcome> deliver(RemoteMessage message, std::string domain);
+  // From any thread.
+  void submit(RemoteJob job);
 
  private:
-  struct Target {
-    std::string host;
-    std::uint16_t port;
+  struct Destination {
+    std::deque<RemoteJob> jobs;
+    std::size_t connections = 0;
+    std::vector<boost::asio::steady_timer*> idle;  // connections waiting for a job
+    bool waiting = false;                          // in waiting_ for a free connection slot
   };
+
+  void enqueue(RemoteJob job);
+  void open_connection(const std::string& key);
+  void connection_closed(const std::string& key);
+  boost::asio::awaitable<void> connection(std::string key);
+  boost::asio::awaitable<bool> first_job(Destination& destination, RemoteConnection& connection);
+  boost::asio::awaitable<bool> next_job(Destination& destination, RemoteConnection& connection);
+  boost::asio::awaitable<bool> wait_for_job(Destination& destination);
   boost::asio::awaitable<Result<std::vector<Target>>> targets(const std::string& domain);
-  boost::asio::awaitable<bool> try_host(const Target& target, const RemoteMessage& message,
-                                        RemoteOutcome& outcome);
-  boost::asio::awaitable<void> continue_over_tls(boost::asio::ip::tcp::socket& socket,
-                                                 smtp::client::Session& session, const RemoteMessage& message,
-                                                 const Target& target, Progress& progress);
+  boost::asio::awaitable<dns::AddressAnswer> addresses(const Target& target);
+  std::string destination_of(const std::string& domain) const;
 
   boost::asio::any_io_executor executor_;
   dns::Resolver& resolver_;
   RemoteConfig config_;
   std::mt19937 random_;
-  boost::asio::ssl::context tls_context_;
-  std::set<std::string> tls_failed_;  // hosts whose TLS handshake failed: plaintext next time
+  TlsClient tls_;
+  std::map<std::string, Destination> destinations_;
+  std::deque<std::string> waiting_;  // destinations with jobs and no connection slot
+  std::size_t connections_ = 0;
 };
 
 }  // namespace tern::delivery

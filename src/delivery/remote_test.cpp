@@ -113,26 +113,11 @@ class RemoteTest : public ::testing::Test {
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
 
-  // Delivers each message in turn with one RemoteDelivery (which remembers
-  // hosts whose TLS failed).
+  // Submits the messages to one RemoteDelivery (which remembers hosts whose
+  // TLS failed, and reuses connections) and runs its event loop until every
+  // outcome is in, or 30 s.
   std::vector<RemoteOutcome> deliver_all(RemoteConfig config, std::vector<RemoteMessage> messages,
-                                         std::string domain) {
-    asio::io_context io;
-    auto resolver = dns::Resolver::create(io.get_executor(), {{"127.0.0.1:9"}, std::chrono::milliseconds(1500)});
-    config.helo_name = "tern.example.test";
-    RemoteDelivery remote(io.get_executor(), **resolver, config);
-    std::vector<RemoteOutcome> out;
-    for (auto& m : messages) {
-      auto future = asio::co_spawn(io, remote.deliver(std::move(m), domain), asio::use_future);
-      while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        io.run_one_for(std::chrono::milliseconds(100));
-      }
-      out.push_back(future.get());
-    }
-    return out;
-  }
-
-  RemoteOutcome deliver(RemoteConfig config, RemoteMessage m, std::string domain, int dns_port = 0) {
+                                         std::string domain, int dns_port = 0, bool one_by_one = true) {
     asio::io_context io;
     dns::ResolverConfig dns_config{{"127.0.0.1:" + std::to_string(dns_port ? dns_port : 9)},
                                    std::chrono::milliseconds(1500)};
@@ -141,13 +126,28 @@ class RemoteTest : public ::testing::Test {
     config.helo_name = "tern.example.test";
     config.connect_timeout = std::chrono::seconds(5);
     RemoteDelivery remote(io.get_executor(), **resolver, config);
-    auto future = asio::co_spawn(io, remote.deliver(std::move(m), std::move(domain)), asio::use_future);
+    std::vector<RemoteOutcome> out(messages.size());
+    std::size_t done = 0;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready &&
-           std::chrono::steady_clock::now() < deadline) {
-      io.run_one_for(std::chrono::milliseconds(100));
+    auto run_until = [&](std::size_t count) {
+      while (done < count && std::chrono::steady_clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(100));
+    };
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      remote.submit({std::move(messages[i]), domain, [&out, &done, i](RemoteOutcome o) {
+                       out[i] = std::move(o);
+                       ++done;
+                     }});
+      if (one_by_one) run_until(i + 1);
     }
-    return future.get();
+    run_until(messages.size());
+    EXPECT_EQ(done, messages.size()) << "outcomes within 30 s";
+    // Let idle connections say QUIT.
+    io.run_for(std::chrono::milliseconds(2500));
+    return out;
+  }
+
+  RemoteOutcome deliver(RemoteConfig config, RemoteMessage m, std::string domain, int dns_port = 0) {
+    return deliver_all(config, {std::move(m)}, std::move(domain), dns_port).at(0);
   }
 
   std::vector<std::string> dumped(const std::string& sub) {

@@ -10,19 +10,13 @@ namespace tern::queue {
 namespace {
 
 constexpr std::size_t kBatch = 32;
+// Messages being delivered at once. Each holds its queue file open while
+// its remote deliveries wait for a connection ([outbound] limits).
+constexpr std::size_t kMaxActive = 2000;
 
 std::string describe(const Error& e) { return fmt::format("{} {} {}", e.code, e.enhanced, e.text); }
 
 }  // namespace
-
-// One message's attempt within a batch; judged once the batch is durable.
-struct Scheduler::Attempt {
-  QueuedMessage message;
-  DeliveryState state;
-  std::vector<std::size_t> pending;
-  std::vector<RecipientOutcome> outcomes;
-  bool finished = false;
-};
 
 Scheduler::Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::string hostname, FileSystem& fs)
     : spool_(spool),
@@ -60,19 +54,29 @@ void Scheduler::defer(const std::string& id, TimePoint when) {
   deferred_.emplace(when, id);
 }
 
-// Waits for ready messages, moving deferred ones to ready when due.
-bool Scheduler::next_batch(std::vector<Ready>& batch) {
+// Waits for work: finished deliveries to record, or ready messages (moving
+// deferred ones to ready when due) while fewer than kMaxActive are active.
+bool Scheduler::next_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& finished) {
   std::unique_lock lock(mutex_);
-  while (!stopping_) {
+  while (true) {
+    if (!finished_.empty()) {
+      while (!finished_.empty() && finished.size() < kBatch) {
+        finished.push_back(std::move(finished_.front()));
+        finished_.pop_front();
+      }
+      return true;
+    }
+    if (stopping_) return false;
     auto now = std::chrono::system_clock::now();
     while (!deferred_.empty() && deferred_.begin()->first <= now) {
       ready_.push_back({std::move(deferred_.begin()->second), false});
       deferred_.erase(deferred_.begin());
     }
-    if (!ready_.empty()) {
-      while (!ready_.empty() && batch.size() < kBatch) {
+    if (!ready_.empty() && active_ < kMaxActive) {
+      while (!ready_.empty() && batch.size() < kBatch && active_ < kMaxActive) {
         batch.push_back(std::move(ready_.front()));
         ready_.pop_front();
+        ++active_;
       }
       return true;
     }
@@ -85,48 +89,45 @@ bool Scheduler::next_batch(std::vector<Ready>& batch) {
       wake_.wait_until(lock, due);
     }
   }
-  return false;
 }
 
 void Scheduler::run() {
   std::vector<Ready> batch;
-  while (next_batch(batch)) {
-    deliver_batch(batch);
+  std::vector<DeliveryPtr> finished;
+  while (next_work(batch, finished)) {
+    if (!finished.empty()) record(finished);
+    if (!batch.empty()) deliver_batch(batch);
     batch.clear();
+    finished.clear();
   }
 }
 
 void Scheduler::deliver_batch(const std::vector<Ready>& batch) {
   DeliveryBatch durability(fs_, &spool_.syncer());
-  std::vector<Attempt> attempts;
-  attempts.reserve(batch.size());
-  bool recorded = false;
+  std::vector<DeliveryPtr> started;
+  started.reserve(batch.size());
   for (const auto& ready : batch) {
-    bool nothing_to_sync = durability.empty();
-    attempt(ready, durability, attempts);
-    // Remote deliveries are durable once the server said 250: record them
-    // at once, so that a crash now repeats as few of them as possible.
-    if (nothing_to_sync && durability.empty() && !attempts.empty() && !attempts.back().finished) {
-      recorded |= finish(attempts.back(), true);
-      attempts.back().finished = true;
-    }
+    if (auto delivery = attempt(ready, durability)) started.push_back(std::move(delivery));
   }
   auto durable = durability.commit();
   if (!durable) spdlog::warn("event=delivery_sync_failed detail={}", log_value(durable.error().detail));
-  for (auto& a : attempts) {
-    if (!a.finished) recorded |= finish(a, durable.ok());
-  }
-  // A recipient recorded as done is never tried again, even after a crash:
-  // make the records durable (one sync for the batch).
-  if (recorded) (void)spool_.syncer().sync();
+  // Deliveries with nothing left outstanding come back at once, through
+  // on_finished(), and are recorded by the next worker.
+  for (auto& delivery : started) delivery->batch_committed(durable.ok());
 }
 
-void Scheduler::attempt(const Ready& ready, DeliveryBatch& durability, std::vector<Attempt>& attempts) {
+// Starts one message's delivery; null when it is not due or unreadable.
+Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& durability) {
+  auto not_started = [this] {
+    std::lock_guard lock(mutex_);
+    --active_;
+  };
   auto message = load_queued(ready.id, spool_.active_path(ready.id));
   if (!message) {
     // Kept in the queue for the administrator; nothing we can deliver.
     spdlog::error("event=queue_file_error queue_id={} detail={}", ready.id, log_value(message.error().detail));
-    return;
+    not_started();
+    return nullptr;
   }
   message->maybe_delivered = !ready.fresh;
   auto recipients = message->envelope.recipients.size();
@@ -136,36 +137,58 @@ void Scheduler::attempt(const Ready& ready, DeliveryBatch& durability, std::vect
   auto now = std::chrono::system_clock::now();
   if (state.next_attempt > std::chrono::system_clock::to_time_t(now)) {
     defer(ready.id, std::chrono::system_clock::from_time_t(state.next_attempt));
-    return;
+    not_started();
+    return nullptr;
   }
-  auto pending = state.pending();
-  auto outcomes = pending.empty() ? std::vector<RecipientOutcome>{} : deliver_(*message, pending, durability);
-  outcomes.resize(pending.size(), {Error{451, "4.3.0", "Local error in processing", "no outcome"}, ""});
-  attempts.push_back({std::move(message.value()), std::move(state), std::move(pending), std::move(outcomes)});
+  auto delivery = std::make_shared<Delivery>(std::move(message.value()), std::move(state),
+                                             [this](DeliveryPtr d) { on_finished(std::move(d)); });
+  if (!delivery->pending().empty()) deliver_(*delivery, durability);
+  return delivery;
+}
+
+void Scheduler::on_finished(DeliveryPtr delivery) {
+  {
+    std::lock_guard lock(mutex_);
+    finished_.push_back(std::move(delivery));
+  }
+  wake_.notify_one();
+}
+
+void Scheduler::record(const std::vector<DeliveryPtr>& finished) {
+  bool recorded = false;
+  for (const auto& delivery : finished) recorded |= finish(*delivery);
+  {
+    std::lock_guard lock(mutex_);
+    active_ -= finished.size();
+  }
+  wake_.notify_one();  // room for more ready messages
+  // A recipient recorded as done is never tried again, even after a crash:
+  // make the records durable (one sync for all).
+  if (recorded) (void)spool_.syncer().sync();
 }
 
 // Sorts the outcomes into delivered, failed and deferred; sends the DSNs
 // that are due; records it all; then removes or re-schedules the message.
-bool Scheduler::finish(Attempt& a, bool durable) {
-  const auto& id = a.message.id;
-  const auto& recipients = a.message.envelope.recipients;
+bool Scheduler::finish(Delivery& a) {
+  const auto& message = a.message();
+  const auto& id = message.id;
+  const auto& recipients = message.envelope.recipients;
   auto now = std::chrono::system_clock::now();
   auto now_t = std::chrono::system_clock::to_time_t(now);
   auto arrived_at = queue_id_time(id);
   auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;
   std::vector<std::size_t> done;
   std::vector<DsnRecipient> failed, deferred;
-  for (std::size_t k = 0; k < a.pending.size(); ++k) {
-    auto index = a.pending[k];
+  for (std::size_t k = 0; k < a.pending().size(); ++k) {
+    auto index = a.pending()[k];
     auto rcpt = log_value(recipients[index].mailbox.to_string());
-    auto& outcome = a.outcomes[k];
-    if (outcome.result && durable) {
+    const auto& outcome = a.outcomes()[k];
+    if (outcome.result) {
       spdlog::info("event=delivered queue_id={} rcpt={} path={}", id, rcpt, log_value(*outcome.result));
       done.push_back(index);
       continue;
     }
-    auto error = outcome.result ? Error{451, "4.3.0", "Local error in processing", "delivery not durable"}
-                                : outcome.result.error();
+    const auto& error = outcome.result.error();
     DsnRecipient d{index, error.permanent() ? DsnAction::kFailed : DsnAction::kDelayed, error.enhanced,
                    outcome.remote_mta, describe(error), "smtp", now_t, 0};
     spdlog::warn("event={} queue_id={} rcpt={} reply={} detail={}", error.permanent() ? "failed" : "deferred", id,
@@ -181,7 +204,7 @@ bool Scheduler::finish(Attempt& a, bool durable) {
     deferred.clear();
   }
   if (!failed.empty()) {
-    if (auto sent = bouncer_.notify(a.message, DsnKind::kFailure, failed, now_t); sent) {
+    if (auto sent = bouncer_.notify(message, DsnKind::kFailure, failed, now_t); sent) {
       for (const auto& f : failed) done.push_back(f.index);
     } else {
       // The sender must hear of it: keep the recipients and try again.
@@ -190,19 +213,19 @@ bool Scheduler::finish(Attempt& a, bool durable) {
     }
   }
   std::string lines;
-  if (!deferred.empty() && delay_warning_due(retry_, arrival, now, a.state.delay_warned)) {
+  if (!deferred.empty() && delay_warning_due(retry_, arrival, now, a.state().delay_warned)) {
     for (auto& d : deferred) d.will_retry_until = std::chrono::system_clock::to_time_t(retry_until(retry_, arrival));
-    if (bouncer_.notify(a.message, DsnKind::kDelay, deferred, now_t)) lines += "warned\n";
+    if (bouncer_.notify(message, DsnKind::kDelay, deferred, now_t)) lines += "warned\n";
   }
   for (auto index : done) {
-    a.state.done[index] = true;
+    a.state().done[index] = true;
     lines += fmt::format("done {}\n", index);
   }
-  if (a.state.pending().empty()) {
+  if (a.state().pending().empty()) {
     spool_.remove(id);
     return false;
   }
-  auto next = next_attempt(retry_, arrival, now, a.state.attempts + 1);
+  auto next = next_attempt(retry_, arrival, now, a.state().attempts + 1);
   lines += fmt::format("attempt {}\n", std::chrono::system_clock::to_time_t(next));
   if (auto recorded = append_state(fs_, spool_.state_path(id), lines); !recorded) {
     spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(recorded.error().detail));

@@ -7,13 +7,18 @@
 // (bouncer.h, RFC 3464), as they asked (RFC 3461 NOTIFY). A message leaves
 // the queue when every recipient has its final outcome.
 //
-// Workers take messages in batches and make a batch's deliveries durable
-// together (DeliveryBatch), as the spool's group commit does for receipt.
+// Workers take messages in batches and make a batch's local deliveries
+// durable together (DeliveryBatch), as the spool's group commit does for
+// receipt. Remote deliveries run on their own event loop: a worker starts
+// them and goes on; when one is over, a worker records it. At most
+// kMaxActive messages are being delivered at once, each holding its queue
+// file open.
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,23 +26,16 @@
 
 #include "base/result.h"
 #include "queue/bouncer.h"
+#include "queue/delivery.h"
 #include "queue/queued_message.h"
 #include "queue/retry.h"
 #include "queue/spool.h"
 
 namespace tern::queue {
 
-// The outcome of one recipient's delivery: where it went (for the log), or
-// the reply that refused it (4xx: try again, 5xx: failed).
-struct RecipientOutcome {
-  Result<std::string> result = std::string();
-  std::string remote_mta;  // the server that answered, for DSNs; empty for local delivery
-};
-
-// Delivers the `pending` recipients of a message (indexes into its envelope);
-// returns one outcome per pending recipient, in the same order.
-using DeliverFn = std::function<std::vector<RecipientOutcome>(
-    const QueuedMessage&, const std::vector<std::size_t>& pending, DeliveryBatch&)>;
+// Starts the delivery of the pending recipients (Delivery::pending()):
+// local ones before it returns, with `batch`; others later, in Parts.
+using DeliverFn = std::function<void(Delivery&, DeliveryBatch& batch)>;
 
 class Scheduler {
  public:
@@ -46,7 +44,9 @@ class Scheduler {
   ~Scheduler();
 
   void start(std::size_t workers);
-  void stop();  // finishes the batches being delivered, leaves the rest queued
+  // Finishes the batches being delivered and records the deliveries that
+  // are over; the rest stays queued. Stop the remote deliveries first.
+  void stop();
   // `fresh`: accepted by this process and never tried (see QueuedMessage).
   void enqueue(std::string id, bool fresh = false);
 
@@ -55,14 +55,17 @@ class Scheduler {
     std::string id;
     bool fresh;
   };
-  struct Attempt;
+  using DeliveryPtr = std::shared_ptr<Delivery>;
 
   void run();
-  bool next_batch(std::vector<Ready>& batch);
+  bool next_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& finished);
   void deliver_batch(const std::vector<Ready>& batch);
-  void attempt(const Ready& ready, DeliveryBatch& durability, std::vector<Attempt>& attempts);
+  DeliveryPtr attempt(const Ready& ready, DeliveryBatch& durability);
+  void on_finished(DeliveryPtr delivery);
+  // Records each finished delivery; one sync for all of them.
+  void record(const std::vector<DeliveryPtr>& finished);
   // Returns true when it recorded something in the message's state file.
-  bool finish(Attempt& attempt, bool durable);
+  bool finish(Delivery& delivery);
   void defer(const std::string& id, TimePoint when);
 
   Spool& spool_;
@@ -73,6 +76,8 @@ class Scheduler {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Ready> ready_;
+  std::deque<DeliveryPtr> finished_;  // over, not yet recorded
+  std::size_t active_ = 0;            // taken from ready_, not yet recorded
   std::multimap<TimePoint, std::string> deferred_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;

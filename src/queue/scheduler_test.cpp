@@ -63,16 +63,29 @@ class SchedulerTest : public ::testing::Test {
     ASSERT_TRUE(spool_->open().ok());
   }
   void TearDown() override {
+    if (scheduler_) scheduler_->stop();  // then nothing adds remote threads
+    for (auto& t : remote_threads_) t.join();
     scheduler_.reset();
     spool_.reset();
     fsys::remove_all(dir_);
   }
 
-  void start(RetryPolicy retry) {
+  // `remote`: the outcomes come later, from another thread, as remote
+  // delivery's do.
+  void start(RetryPolicy retry, bool remote = false) {
     scheduler_ = std::make_unique<Scheduler>(
         *spool_,
-        [this](const QueuedMessage& m, const std::vector<std::size_t>& pending, DeliveryBatch&) {
-          return script_.deliver(m, pending);
+        [this, remote](Delivery& d, DeliveryBatch&) {
+          auto outcomes = script_.deliver(d.message(), d.pending());
+          if (!remote) {
+            for (std::size_t k = 0; k < outcomes.size(); ++k) d.set(k, std::move(outcomes[k]));
+            return;
+          }
+          remote_threads_.emplace_back([part = d.part(), outcomes]() mutable {
+            std::this_thread::sleep_for(50ms);
+            for (std::size_t k = 0; k < outcomes.size(); ++k) part.set(k, std::move(outcomes[k]));
+            part.done();
+          });
         },
         retry, "mx.example.test");
     scheduler_->start(1);
@@ -108,6 +121,7 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<Scheduler> scheduler_;
   Script script_;
+  std::vector<std::thread> remote_threads_;  // only the worker adds to it
 };
 
 RetryPolicy fast() { return {1s, 1s, std::chrono::hours(1), 0s}; }
@@ -127,6 +141,20 @@ TEST_F(SchedulerTest, TemporaryFailureIsRetriedOnlyForPendingRecipients) {
   EXPECT_EQ(script_.calls["temp"], 2);
   for (int i = 0; i < 100 && fsys::exists(spool_->state_path(id)); ++i) std::this_thread::sleep_for(10ms);
   EXPECT_FALSE(fsys::exists(spool_->state_path(id)));  // removed just after the queue file
+}
+
+TEST_F(SchedulerTest, RemoteOutcomesAreRecordedWhenTheyArrive) {
+  start(fast(), true);
+  auto id = store(false, {"ok", "temp"});
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(fsys::exists(spool_->state_path(id)));  // nothing recorded before the outcomes
+  for (int i = 0; i < 100 && !fsys::exists(spool_->state_path(id)); ++i) std::this_thread::sleep_for(10ms);
+  auto state = load_state(spool_->state_path(id), 2);
+  EXPECT_TRUE(state.done[0]);
+  EXPECT_FALSE(state.done[1]);
+  ASSERT_TRUE(drained());
+  EXPECT_EQ(script_.calls["ok"], 1);
+  EXPECT_EQ(script_.calls["temp"], 2);
 }
 
 TEST_F(SchedulerTest, PermanentFailureBouncesToTheSender) {

@@ -1,0 +1,187 @@
+#include "delivery/remote_connection.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+namespace tern::delivery {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using smtp::client::Next;
+
+constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadBuffer = 4096;
+constexpr std::size_t kBodyPiece = 64 * 1024;
+
+std::chrono::seconds timeout_for(std::string_view awaiting, const RemoteConfig& c) {
+  if (awaiting == "DATA") return c.data_start_timeout;
+  if (awaiting == "end of data") return c.end_of_data_timeout;
+  return c.command_timeout;
+}
+
+// Runs the client session over `stream` (plain TCP or TLS) until it is
+// ready for another message, done, or wants TLS.
+template <class Stream>
+asio::awaitable<void> converse(Stream& stream, smtp::client::Session& session, const RemoteMessage* m,
+                               const RemoteConfig& config, std::uint64_t& sent) {
+  std::vector<char> buffer(kReadBuffer);
+  std::string piece;
+  while (true) {
+    switch (session.next()) {
+      case Next::kWrite: {
+        // RFC 5321 4.5.3.2.5: a server that stops reading (a data block
+        // not taken in 3 minutes) is given up.
+        auto output = session.take_output();
+        asio::steady_timer timer(stream.get_executor(), config.data_block_timeout);
+        auto result = co_await (asio::async_write(stream, asio::buffer(output), kUseAwaitable) ||
+                                timer.async_wait(kUseAwaitable));
+        if (result.index() == 1) {
+          session.timed_out();
+        } else if (std::get<0>(std::get<0>(result))) {
+          session.connection_lost();
+        }
+        break;
+      }
+      case Next::kRead: {
+        asio::steady_timer timer(stream.get_executor(), timeout_for(session.awaiting(), config));
+        auto result = co_await (stream.async_read_some(asio::buffer(buffer), kUseAwaitable) ||
+                                timer.async_wait(kUseAwaitable));
+        if (result.index() == 1) {
+          session.timed_out();
+        } else if (auto [ec, n] = std::get<0>(result); ec) {
+          session.connection_lost();
+        } else {
+          session.receive(std::string_view(buffer.data(), n));
+        }
+        break;
+      }
+      case Next::kSendBody: {
+        piece.resize(kBodyPiece);
+        auto n = m ? ::pread(m->fd, piece.data(), piece.size(), static_cast<off_t>(m->offset + sent)) : -1;
+        if (n < 0) {
+          session.connection_lost();  // cannot read our own queue file: try again later
+          break;
+        }
+        sent += static_cast<std::uint64_t>(n);
+        piece.resize(static_cast<std::size_t>(n));
+        session.send_body(piece, n == 0 || sent >= m->message.size);
+        break;
+      }
+      case Next::kDowngrade:
+        // RFC 6152 3 lets the client choose: tern returns the message (5.6.3)
+        // rather than rewrite a signed body into quoted-printable.
+        session.reject_8bit();
+        break;
+      case Next::kStartTls:
+      case Next::kReady:
+      case Next::kDone:
+        co_return;
+    }
+  }
+}
+
+}  // namespace
+
+TlsClient::TlsClient() : context(asio::ssl::context::tls_client) {
+  context.set_verify_mode(asio::ssl::verify_none);
+  context.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1);
+}
+
+RemoteConnection::RemoteConnection(asio::any_io_executor executor, const RemoteConfig& config, TlsClient& tls)
+    : executor_(executor), config_(config), tls_client_(tls), socket_(executor) {}
+
+RemoteConnection::~RemoteConnection() = default;
+
+asio::awaitable<bool> RemoteConnection::connect(const Target& target,
+                                                const std::vector<asio::ip::address>& addresses) {
+  tls_.reset();
+  session_.reset();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  target_ = target;
+  messages_ = 0;
+  for (const auto& address : addresses) {
+    tcp::socket socket(executor_);
+    asio::steady_timer timer(executor_, config_.connect_timeout);
+    auto result = co_await (socket.async_connect({address, target.port}, kUseAwaitable) ||
+                            timer.async_wait(kUseAwaitable));
+    if (result.index() != 0 || std::get<0>(std::get<0>(result))) continue;
+    socket_ = std::move(socket);
+    socket_.set_option(tcp::no_delay(true), ignored);
+    boost::system::error_code not_an_address;
+    (void)asio::ip::make_address(target.host, not_an_address);
+    remote_mta_ = not_an_address ? target.host : fmt::format("[{}]", address.to_string());
+    connected_to_ = fmt::format("{}[{}]", target.host, address.to_string());
+    // Opportunistic STARTTLS, unless this host failed its handshake before:
+    // then plaintext, as Postfix does at smtp_tls_security_level=may.
+    session_.emplace(smtp::client::SessionOptions{config_.helo_name, !tls_client_.failed_hosts.count(target.host)});
+    co_return true;
+  }
+  spdlog::info("event=connect_failed host={} port={} addresses={}", target.host, target.port, addresses.size());
+  co_return false;
+}
+
+bool RemoteConnection::ready() const { return session_ && session_->next() == Next::kReady; }
+
+asio::awaitable<RemoteConnection::Transaction> RemoteConnection::send(const RemoteMessage& message) {
+  session_->send_message(message.message);
+  ++messages_;
+  std::uint64_t sent = 0;
+  while (true) {
+    co_await converse(&message, sent);
+    if (session_->next() != Next::kStartTls) break;
+    co_await start_tls();
+  }
+  co_return Transaction{session_->results(), sent > 0};
+}
+
+asio::awaitable<void> RemoteConnection::quit() {
+  if (!ready()) co_return;
+  session_->quit();
+  std::uint64_t sent = 0;
+  co_await converse(nullptr, sent);
+}
+
+asio::awaitable<void> RemoteConnection::converse(const RemoteMessage* message, std::uint64_t& sent) {
+  if (tls_) {
+    co_await delivery::converse(*tls_, *session_, message, config_, sent);
+  } else {
+    co_await delivery::converse(socket_, *session_, message, config_, sent);
+  }
+}
+
+// The TLS handshake after STARTTLS. No certificate check: opportunistic TLS
+// protects against passive listeners only (RFC 7435); DANE and MTA-STS come
+// later.
+asio::awaitable<void> RemoteConnection::start_tls() {
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, tls_client_.context);
+  SSL_set_tlsext_host_name(tls_->native_handle(), target_.host.c_str());  // SNI
+  asio::steady_timer timer(executor_, config_.command_timeout);
+  auto result = co_await (tls_->async_handshake(asio::ssl::stream_base::client, kUseAwaitable) ||
+                          timer.async_wait(kUseAwaitable));
+  if (result.index() == 1 || std::get<0>(std::get<0>(result))) {
+    // Try this host in plaintext next time, and say so.
+    tls_client_.failed_hosts.insert(target_.host);
+    spdlog::warn("event=tls_failed host={} detail={}", target_.host,
+                 log_value(result.index() == 1 ? "handshake timeout" : std::get<0>(std::get<0>(result)).message()));
+    session_->connection_lost();
+    co_return;
+  }
+  spdlog::info("event=tls host={} protocol={} cipher={}", target_.host, SSL_get_version(tls_->native_handle()),
+               SSL_get_cipher_name(tls_->native_handle()));
+  session_->tls_established();
+}
+
+}  // namespace tern::delivery

@@ -132,17 +132,19 @@ void RemoteDelivery::connection_closed(const std::string& key) {
 // the destination's other jobs follow on the same connection.
 asio::awaitable<void> RemoteDelivery::connection(std::string key) {
   auto& destination = destinations_.at(key);  // kept while it has connections
-  RemoteConnection connection(executor_, config_, tls_);
-  if (co_await first_job(destination, connection)) {
-    auto opened = std::chrono::steady_clock::now();
-    while (connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime &&
-           co_await next_job(destination, connection)) {
+  {
+    RemoteConnection connection(executor_, config_, tls_);
+    if (co_await first_job(destination, connection)) {
+      auto opened = std::chrono::steady_clock::now();
+      while (connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime &&
+             co_await next_job(destination, connection)) {
+      }
     }
-  }
-  co_await connection.quit();
-  if (connection.messages() > 0) {
-    spdlog::info("event=connection_closed host={} messages={}", connection.connected_to(), connection.messages());
-  }
+    co_await connection.quit();
+    if (connection.messages() > 0) {
+      spdlog::info("event=connection_closed host={} messages={}", connection.connected_to(), connection.messages());
+    }
+  }  // closed before its slot is given to another
   connection_closed(key);
 }
 

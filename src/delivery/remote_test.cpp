@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "dns/test_dnsmasq.h"
@@ -295,6 +296,90 @@ TEST_F(RemoteTest, MxRoutingThroughDnsmasq) {
   EXPECT_EQ(null_mx.results[0].status(), "5.1.10");
   auto nx = deliver(config, message({"a@nosuch.test"}), "nosuch.test", dns.port());
   EXPECT_EQ(nx.results[0].status(), "5.1.2");
+}
+
+// Lines "<key> <value>" of the scripted server's dumps.
+std::vector<std::string> dump_field(const std::vector<std::string>& files, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& f : files) {
+    auto at = f.find("\n" + key + " ");
+    if (at == std::string::npos) continue;
+    auto start = at + key.size() + 2;
+    out.push_back(f.substr(start, f.find('\n', start) - start));
+  }
+  return out;
+}
+
+TEST_F(RemoteTest, ConnectionIsReusedForTheNextMessages) {
+  fsys::create_directory(dir_ + "/scripted");
+  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
+                "--lifetime", "60"});
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + port;
+  config.max_connections_per_destination = 1;
+  std::vector<RemoteMessage> messages;
+  for (int i = 0; i < 5; ++i) messages.push_back(message({"ok@remote.test"}));
+  // A temporary failure in between leaves the connection open for the rest.
+  messages.push_back(message({"temp@remote.test"}));
+  messages.push_back(message({"ok@remote.test"}));
+  auto outcomes = deliver_all(config, std::move(messages), "remote.test", 0, false);
+  ASSERT_EQ(outcomes.size(), 7u);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    ASSERT_EQ(outcomes[i].results.size(), 1u) << i;
+    EXPECT_EQ(outcomes[i].results[0].code, i == 5 ? 451 : 250) << i << " " << outcomes[i].results[0].text;
+  }
+  // Six messages taken, all on one connection.
+  auto connections = dump_field(dumped("scripted"), "connection");
+  ASSERT_EQ(connections.size(), 6u);
+  EXPECT_EQ(std::set<std::string>(connections.begin(), connections.end()).size(), 1u);
+}
+
+TEST_F(RemoteTest, ConnectionsPerDestinationAreLimited) {
+  fsys::create_directory(dir_ + "/scripted");
+  // Each DATA takes 0.3 s: the client's connections overlap.
+  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
+                "--lifetime", "60", "--delay", "0.3"});
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + port;
+  config.max_connections_per_destination = 2;
+  std::vector<RemoteMessage> messages;
+  for (int i = 0; i < 8; ++i) messages.push_back(message({"ok@remote.test"}));
+  auto outcomes = deliver_all(config, std::move(messages), "remote.test", 0, false);
+  for (const auto& o : outcomes) {
+    ASSERT_EQ(o.results.size(), 1u);
+    EXPECT_TRUE(o.results[0].delivered());
+  }
+  auto files = dumped("scripted");
+  ASSERT_EQ(files.size(), 8u);
+  auto concurrent = dump_field(files, "concurrent");
+  auto connections = dump_field(files, "connection");
+  EXPECT_EQ(std::set<std::string>(concurrent.begin(), concurrent.end()), (std::set<std::string>{"2"}));
+  EXPECT_EQ(std::set<std::string>(connections.begin(), connections.end()).size(), 2u);
+}
+
+TEST_F(RemoteTest, MailHostsWithoutAddressesArePermanent) {
+  dns::test::Dnsmasq dns({"--mx-host=noaddr.test,nothere.test,10", "--mx-host=slow.test,dead.mx.test,10",
+                          "--host-record=dead.mx.test,127.0.0.9"});
+  ASSERT_TRUE(dns.running());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  RemoteConfig config;
+  config.port = static_cast<std::uint16_t>(free_port());
+  auto outcome = deliver(config, message({"a@noaddr.test"}), "noaddr.test", dns.port());
+  ASSERT_EQ(outcome.results.size(), 1u);
+  EXPECT_EQ(outcome.results[0].code, 550);
+  EXPECT_EQ(outcome.results[0].status(), "5.4.4");
+  // A host with an address that does not answer stays temporary, and the
+  // other messages waiting for that destination share the outcome.
+  auto dead = deliver_all(config, {message({"a@slow.test"}), message({"b@slow.test"})}, "slow.test", dns.port(),
+                          false);
+  for (const auto& o : dead) {
+    ASSERT_EQ(o.results.size(), 1u);
+    EXPECT_EQ(o.results[0].status(), "4.4.1") << o.results[0].text;
+  }
 }
 
 }  // namespace

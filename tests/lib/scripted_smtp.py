@@ -8,19 +8,53 @@ any other → 250. Accepted messages are written to --dump DIR, one file each
 --port or a free port, prints the port on the first line of stdout, and stops
 by itself after --lifetime seconds (default 120) or on SIGTERM. With
 --tls-cert and --tls-key it offers STARTTLS; each dump then says "tls yes" or
-"tls no".
+"tls no". Each dump also says which connection carried it ("connection N",
+numbered from 1) and how many connections were open when it arrived
+("concurrent N"); --delay SECONDS holds each reply to DATA that long, so
+that a client's connections overlap.
 """
 import argparse
+import asyncio
 import os
 import signal
 import sys
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+
+class CountingSMTP(SMTP):
+    """Numbers the connections and counts those open."""
+    opened = 0
+    open_now = 0
+
+    connection_number = 0  # per instance once counted
+
+    def connection_made(self, transport):
+        # Called again for the TLS transport after STARTTLS: count once.
+        if not self.connection_number:
+            CountingSMTP.opened += 1
+            CountingSMTP.open_now += 1
+            self.connection_number = CountingSMTP.opened
+            self.counted_open = True
+        super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        if getattr(self, "counted_open", False):
+            CountingSMTP.open_now -= 1
+            self.counted_open = False
+        super().connection_lost(exc)
+
+
+class CountingController(Controller):
+    def factory(self):
+        return CountingSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class Handler:
-    def __init__(self, dump):
+    def __init__(self, dump, delay):
         self.dump = dump
+        self.delay = delay
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -37,11 +71,17 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
+        number = self.count  # others may arrive during the delay
+        concurrent = CountingSMTP.open_now
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.dump:
-            path = os.path.join(self.dump, f"msg-{os.getpid()}-{self.count}")
+            path = os.path.join(self.dump, f"msg-{os.getpid()}-{number}")
             with open(path, "wb") as f:
                 f.write(f"from {envelope.mail_from}\n".encode())
                 f.write(f"tls {'yes' if session.ssl else 'no'}\n".encode())
+                f.write(f"connection {server.connection_number}\n".encode())
+                f.write(f"concurrent {concurrent}\n".encode())
                 for r in envelope.rcpt_tos:
                     f.write(f"rcpt {r}\n".encode())
                 f.write(b"\n" + envelope.original_content)
@@ -53,6 +93,7 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--dump", default="")
     p.add_argument("--lifetime", type=float, default=120)
+    p.add_argument("--delay", type=float, default=0)
     p.add_argument("--tls-cert", default="")
     p.add_argument("--tls-key", default="")
     p.add_argument("--tls-broken", action="store_true",
@@ -74,7 +115,7 @@ def main():
             context.minimum_version = ssl.TLSVersion.TLSv1
             context.maximum_version = ssl.TLSVersion.TLSv1_1
         kwargs["tls_context"] = context
-    controller = Controller(Handler(a.dump), hostname="127.0.0.1", port=port, server_kwargs=kwargs)
+    controller = CountingController(Handler(a.dump, a.delay), hostname="127.0.0.1", port=port, server_kwargs=kwargs)
     controller.start()
     print(port, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -44,7 +44,13 @@ namespace {
 
 // The remote results as the queue records them.
 queue::RecipientOutcome outcome_of(const smtp::client::RecipientResult& r, const delivery::RemoteOutcome& outcome) {
-  if (r.delivered()) return {fmt::format("smtp:{}", outcome.connected_to), outcome.remote_mta};
+  if (r.delivered()) {
+    // RFC 3461 4.1: a server without DSN cannot notify of success; we say
+    // "relayed" for it. A server with DSN took NOTIFY on.
+    std::optional<queue::DsnAction> success;
+    if (!outcome.dsn_passed_on) success = queue::DsnAction::kRelayed;
+    return {fmt::format("smtp:{}", outcome.connected_to), outcome.remote_mta, success};
+  }
   auto detail =
       outcome.connected_to.empty() ? r.text : fmt::format("{} said: {} {}", outcome.connected_to, r.code, r.text);
   return {Error{r.code, r.status(), r.text, detail}, outcome.remote_mta};

@@ -24,11 +24,12 @@ constexpr auto kReuseTime = std::chrono::seconds(300);
 
 RemoteOutcome failure(std::size_t recipients, const Error& error) {
   return {std::vector<RecipientResult>(recipients, RecipientResult{error.code, error.enhanced, error.text, {}}), "",
-          ""};
+          "", false};
 }
 
 RemoteOutcome outcome_of(const RemoteConnection& connection, RemoteConnection::Transaction transaction) {
-  return {std::move(transaction.results), connection.remote_mta(), connection.connected_to()};
+  return {std::move(transaction.results), connection.remote_mta(), connection.connected_to(),
+          connection.capabilities().dsn};
 }
 
 Error error_of(const RecipientResult& r) { return Error{r.code, r.enhanced, r.text, ""}; }

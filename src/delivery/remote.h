@@ -26,6 +26,7 @@ struct RemoteOutcome {
   std::vector<smtp::client::RecipientResult> results;  // one per recipient, in order
   std::string remote_mta;    // the host that gave the results, for DSNs: "mx.example" or "[192.0.2.1]"
   std::string connected_to;  // "host[address]", for the log
+  bool dsn_passed_on = false;  // the server does DSN (RFC 3461): NOTIFY and ORCPT went with the recipients
 };
 
 struct RemoteJob {

@@ -84,6 +84,8 @@ class RemoteConnection {
   const std::string& remote_mta() const { return remote_mta_; }
   const std::string& connected_to() const { return connected_to_; }  // "host[address]", for the log
   std::size_t messages() const { return messages_; }  // transactions on this connection
+  // The server's EHLO keywords (none before EHLO, or after HELO).
+  smtp::client::Capabilities capabilities() const { return session_ ? session_->capabilities() : smtp::client::Capabilities{}; }
 
  private:
   boost::asio::awaitable<void> converse(const RemoteMessage* message, std::uint64_t& sent);

@@ -10,11 +10,13 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
 #include "queue/delivery_state.h"
+#include "queue/dsn.h"
 #include "queue/queued_message.h"
 
 namespace tern::queue {
@@ -24,6 +26,10 @@ namespace tern::queue {
 struct RecipientOutcome {
   Result<std::string> result = std::string();
   std::string remote_mta;  // the server that answered, for DSNs; empty for local delivery
+  // What a success notification says of a delivered recipient (RFC 3464
+  // 2.3.3): delivered into its mailbox, or relayed to a server without DSN.
+  // None when that server took the NOTIFY request on (RFC 3461 4.1).
+  std::optional<DsnAction> success = DsnAction::kDelivered;
 };
 
 class Delivery : public std::enable_shared_from_this<Delivery> {

@@ -178,7 +178,7 @@ bool Scheduler::finish(Delivery& a) {
   auto arrived_at = queue_id_time(id);
   auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;
   std::vector<std::size_t> done;
-  std::vector<DsnRecipient> failed, deferred;
+  std::vector<DsnRecipient> failed, deferred, succeeded;
   for (std::size_t k = 0; k < a.pending().size(); ++k) {
     auto index = a.pending()[k];
     auto rcpt = log_value(recipients[index].mailbox.to_string());
@@ -186,6 +186,9 @@ bool Scheduler::finish(Delivery& a) {
     if (outcome.result) {
       spdlog::info("event=delivered queue_id={} rcpt={} path={}", id, rcpt, log_value(*outcome.result));
       done.push_back(index);
+      if (outcome.success && wants_dsn(recipients[index], DsnKind::kSuccess)) {
+        succeeded.push_back({index, *outcome.success, "2.0.0", outcome.remote_mta, "", "smtp", now_t, 0});
+      }
       continue;
     }
     const auto& error = outcome.result.error();
@@ -210,6 +213,12 @@ bool Scheduler::finish(Delivery& a) {
       // The sender must hear of it: keep the recipients and try again.
       spdlog::error("event=dsn_failed queue_id={} detail={}", id, log_value(sent.error().detail));
       deferred.insert(deferred.end(), failed.begin(), failed.end());
+    }
+  }
+  // RFC 3461 4.1 NOTIFY=SUCCESS. Not retried: the recipient has its mail.
+  if (!succeeded.empty()) {
+    if (auto sent = bouncer_.notify(message, DsnKind::kSuccess, succeeded, now_t); !sent) {
+      spdlog::error("event=dsn_failed queue_id={} detail={}", id, log_value(sent.error().detail));
     }
   }
   std::string lines;

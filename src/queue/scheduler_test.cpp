@@ -91,11 +91,12 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->start(1);
   }
 
-  std::string store(bool null_sender, std::vector<std::string> locals) {
+  std::string store(bool null_sender, std::vector<std::string> locals, unsigned notify = 0) {
     proto::Envelope e;
     e.reverse_path.null = null_sender;
     e.reverse_path.mailbox = {"sender", "example.test"};
     for (auto& l : locals) e.recipients.push_back({{l, "example.test"}, {}});
+    for (auto& r : e.recipients) r.params.notify = notify;
     auto id = tern::make_queue_id();
     auto writer = spool_->create(id, e);
     EXPECT_TRUE(writer.ok());
@@ -176,6 +177,19 @@ TEST_F(SchedulerTest, PermanentFailureBouncesToTheSender) {
     if (e.reverse_path.null) to_sender = e.recipients.at(0).mailbox.to_string() == "sender@example.test";
   }
   EXPECT_TRUE(to_sender);
+}
+
+TEST_F(SchedulerTest, SuccessNotificationOnlyWhenAsked) {
+  start(fast());
+  store(false, {"ok"});
+  store(false, {"asked"}, proto::kNotifySuccess | proto::kNotifyFailure);
+  ASSERT_TRUE(drained());
+  // RFC 3461 4.1: NOTIFY=SUCCESS gets one; no NOTIFY gets none.
+  ASSERT_EQ(script_.bounce_bodies.size(), 1u);
+  const auto& dsn = script_.bounce_bodies[0];
+  EXPECT_NE(dsn.find("Final-Recipient: rfc822;asked@example.test"), std::string::npos) << dsn;
+  EXPECT_NE(dsn.find("Action: delivered"), std::string::npos);
+  EXPECT_NE(dsn.find("Status: 2.0.0"), std::string::npos);
 }
 
 TEST_F(SchedulerTest, ExpiryTurnsDeferralIntoABounce) {

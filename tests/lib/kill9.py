@@ -4,6 +4,7 @@ t-14-relay_kill9 (relaying).
 send_then_kill() runs `threads` smtplib senders over messages 0..n-1 (each
 with Message-ID <{tag}-{i}@example.org>), kills tern with SIGKILL once
 `kill_after` messages got their 250, and returns what was accepted.
+send_all() sends without a kill (the rest, after the restart).
 """
 import re
 import smtplib
@@ -28,36 +29,59 @@ def message_ids(tag, contents):
     return counts
 
 
-def send_then_kill(t, tag, rcpt, n, threads, kill_after, limit=90):
-    accepted, unsure = set(), {}
-    lock = threading.Lock()
+def _sender(t, tag, rcpt, indexes, accepted, unsure, lock):
+    """A thread's work: sends messages `indexes` over one session; stops at
+    the first error (the server is gone, or refused)."""
+    s = None
+    try:
+        for i in indexes:
+            try:
+                if s is None:
+                    s = smtplib.SMTP("127.0.0.1", t.port, local_hostname="client.example", timeout=30)
+                refused = s.sendmail("sender@example.org", [rcpt], message(tag, i, rcpt))
+                if refused:
+                    raise smtplib.SMTPException(f"refused {refused}")
+                with lock:
+                    accepted.add(i)
+            except (smtplib.SMTPException, OSError) as e:
+                with lock:
+                    unsure[i] = repr(e)
+                return
+    finally:
+        if s is not None:
+            try:
+                s.close()
+            except OSError:
+                pass
 
-    def worker(k):
-        s = None
-        try:
-            for i in range(k, n, threads):
-                try:
-                    if s is None:
-                        s = smtplib.SMTP("127.0.0.1", t.port, local_hostname="client.example", timeout=30)
-                    refused = s.sendmail("sender@example.org", [rcpt], message(tag, i, rcpt))
-                    if refused:
-                        raise smtplib.SMTPException(f"refused {refused}")
-                    with lock:
-                        accepted.add(i)
-                except (smtplib.SMTPException, OSError) as e:
-                    with lock:
-                        unsure[i] = repr(e)
-                    return  # the server is gone (or refused): stop this thread
-        finally:
-            if s is not None:
-                try:
-                    s.close()
-                except OSError:
-                    pass
 
-    workers = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(threads)]
+def _start(t, tag, rcpt, indexes, threads):
+    accepted, unsure, lock = set(), {}, threading.Lock()
+    workers = [threading.Thread(target=_sender, daemon=True,
+                                args=(t, tag, rcpt, indexes[k::threads], accepted, unsure, lock))
+               for k in range(threads)]
     for w in workers:
         w.start()
+    return workers, accepted, unsure, lock
+
+
+def _join(workers):
+    for w in workers:
+        w.join(timeout=60)
+    if any(w.is_alive() for w in workers):
+        raise AssertionError("client threads did not stop")
+
+
+def send_all(t, tag, rcpt, indexes, threads):
+    """Sends messages `indexes` with `threads` senders; returns the set that
+    got 250 and {index: error} for the others."""
+    workers, accepted, unsure, lock = _start(t, tag, rcpt, list(indexes), threads)
+    _join(workers)
+    return set(accepted), dict(unsure)
+
+
+def send_then_kill(t, tag, rcpt, n, threads, kill_after, limit=90):
+    workers, accepted, unsure, lock = _start(t, tag, rcpt, list(range(n)), threads)
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         with lock:
@@ -67,9 +91,6 @@ def send_then_kill(t, tag, rcpt, n, threads, kill_after, limit=90):
         time.sleep(0.005)
     t.kill9()
     at_kill = t.queue_files("active")
-    for w in workers:
-        w.join(timeout=60)
-    if any(w.is_alive() for w in workers):
-        raise AssertionError("client threads did not stop")
+    _join(workers)
     with lock:
         return set(accepted), dict(unsure), at_kill

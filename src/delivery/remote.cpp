@@ -16,9 +16,6 @@ namespace {
 namespace asio = boost::asio;
 using smtp::client::RecipientResult;
 
-// A connection with nothing to send waits this long for another job of its
-// destination before it says QUIT (Postfix: smtp_connection_cache_time_limit).
-constexpr auto kIdleTime = std::chrono::seconds(2);
 // A connection is not reused after this (smtp_connection_reuse_time_limit).
 constexpr auto kReuseTime = std::chrono::seconds(300);
 
@@ -204,11 +201,11 @@ asio::awaitable<bool> RemoteDelivery::next_job(Destination& destination, RemoteC
   co_return true;
 }
 
-// Waits up to kIdleTime for a job; not when another destination waits for a
+// Waits up to idle_time for a job; not when another destination waits for a
 // connection slot.
 asio::awaitable<bool> RemoteDelivery::wait_for_job(Destination& destination) {
   if (!waiting_.empty()) co_return false;
-  asio::steady_timer timer(executor_, kIdleTime);
+  asio::steady_timer timer(executor_, config_.idle_time);
   destination.idle.push_back(&timer);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   std::erase(destination.idle, &timer);

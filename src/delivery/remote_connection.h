@@ -26,6 +26,9 @@ struct RemoteConfig {
   std::string smarthost;                   // "host:port" or empty: MX routing
   std::size_t max_connections = 100;       // [outbound] max_connections
   std::size_t max_connections_per_destination = 20;
+  // An open connection with nothing to send waits this long for another
+  // job of its destination before QUIT (Postfix: smtp_connection_cache_time_limit).
+  std::chrono::milliseconds idle_time{2000};
   // RFC 5321 4.5.3.2: initial 220 5 min, MAIL/RCPT 5 min, DATA 2 min, data
   // block 3 min, end of data 10 min. Connecting gets its own limit.
   std::chrono::seconds connect_timeout{30};

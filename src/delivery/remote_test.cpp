@@ -126,6 +126,7 @@ class RemoteTest : public ::testing::Test {
     EXPECT_TRUE(resolver.ok());
     config.helo_name = "tern.example.test";
     config.connect_timeout = std::chrono::seconds(5);
+    config.idle_time = std::chrono::milliseconds(200);
     RemoteDelivery remote(io.get_executor(), **resolver, config);
     std::vector<RemoteOutcome> out(messages.size());
     std::size_t done = 0;
@@ -142,8 +143,8 @@ class RemoteTest : public ::testing::Test {
     }
     run_until(messages.size());
     EXPECT_EQ(done, messages.size()) << "outcomes within 30 s";
-    // Let idle connections say QUIT.
-    io.run_for(std::chrono::milliseconds(2500));
+    // Let idle connections (idle_time 200 ms) say QUIT.
+    io.run_for(std::chrono::milliseconds(600));
     return out;
   }
 
@@ -277,10 +278,12 @@ TEST_F(RemoteTest, NobodyListeningIsTemporary) {
 TEST_F(RemoteTest, MxRoutingThroughDnsmasq) {
   int port = free_port();
   Child sink({"smtp-sink", "-u", "nobody", "-d", dir_ + "/sink/%M.", "127.0.0.1:" + std::to_string(port), "10"});
-  // mx.test: a dead MX first (nothing on 127.0.0.9), then one that works.
+  // mx.test: a dead MX first (nothing on 127.0.0.9), then one that works
+  // on its IPv4 address (its IPv6 address ::1, tried first, has no server).
+  // alias.test: a CNAME to that host, and no MX (implicit MX).
   dns::test::Dnsmasq dns({"--mx-host=mx.test,dead.mx.test,10", "--mx-host=mx.test,live.mx.test,20",
-                          "--host-record=dead.mx.test,127.0.0.9", "--host-record=live.mx.test,127.0.0.1",
-                          "--dns-rr=null.test,15,000000"});
+                          "--host-record=dead.mx.test,127.0.0.9", "--host-record=live.mx.test,127.0.0.1,::1",
+                          "--cname=alias.test,live.mx.test", "--dns-rr=null.test,15,000000"});
   ASSERT_TRUE(dns.running());
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   RemoteConfig config;
@@ -290,6 +293,11 @@ TEST_F(RemoteTest, MxRoutingThroughDnsmasq) {
   EXPECT_TRUE(outcome.results[0].delivered()) << outcome.results[0].code << " " << outcome.results[0].text;
   EXPECT_EQ(outcome.remote_mta, "live.mx.test");
   EXPECT_EQ(outcome.connected_to, "live.mx.test[127.0.0.1]");
+
+  auto alias = deliver(config, message({"a@alias.test"}), "alias.test", dns.port());
+  ASSERT_EQ(alias.results.size(), 1u);
+  EXPECT_TRUE(alias.results[0].delivered()) << alias.results[0].code << " " << alias.results[0].text;
+  EXPECT_EQ(alias.connected_to, "alias.test[127.0.0.1]");
 
   auto null_mx = deliver(config, message({"a@null.test"}), "null.test", dns.port());
   ASSERT_EQ(null_mx.results.size(), 1u);

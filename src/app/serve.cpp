@@ -76,6 +76,11 @@ int serve(const config::Config& config) {
   remote_config.helo_name = config.hostname;
   remote_config.port = config.outbound.port;
   remote_config.smarthost = config.relay.smarthost;
+  remote_config.tls = config.relay.smarthost_tls == "required"   ? delivery::RemoteConfig::Tls::kRequired
+                      : config.relay.smarthost_tls == "implicit" ? delivery::RemoteConfig::Tls::kImplicit
+                                                                 : delivery::RemoteConfig::Tls::kMay;
+  remote_config.auth_username = config.relay.smarthost_username;
+  remote_config.auth_password = config.relay.smarthost_password;
   remote_config.max_connections = config.outbound.max_connections;
   remote_config.max_connections_per_destination = config.outbound.max_connections_per_destination;
   delivery::RemoteDelivery remote(outbound.io().get_executor(), **resolver, remote_config);

@@ -155,8 +155,20 @@ void read_relay(Reader& r, const toml::node& node, Relay& relay) {
            r.fail(n, fmt::format("'{}' must be host:port", k));
          }
        }},
+      {"smarthost_tls", [&](auto& n, auto& k) {
+         r.string(n, k, relay.smarthost_tls);
+         if (!r.error && relay.smarthost_tls != "may" && relay.smarthost_tls != "required" &&
+             relay.smarthost_tls != "implicit") {
+           r.fail(n, fmt::format("'{}' must be one of may, required, implicit", k));
+         }
+       }},
+      {"smarthost_username", [&](auto& n, auto& k) { r.string(n, k, relay.smarthost_username); }},
+      {"smarthost_password", [&](auto& n, auto& k) { r.string(n, k, relay.smarthost_password); }},
   };
   r.table(*t, "relay", keys);
+  if (!relay.smarthost_username.empty() && relay.smarthost.empty()) {
+    r.fail(node, "'relay.smarthost_username' needs 'relay.smarthost'");
+  }
 }
 
 void read_outbound(Reader& r, const toml::node& node, Outbound& outbound) {

@@ -53,6 +53,14 @@ struct Relay {
   // whose default covers the local machine only).
   std::vector<std::string> networks{"127.0.0.0/8", "::1/128"};
   std::string smarthost;  // "host:port": all outbound mail goes there; empty: MX
+  // TLS to the smarthost: "may" (STARTTLS when offered), "required" (no
+  // mail without STARTTLS), "implicit" (TLS from the first byte, port 465,
+  // RFC 8314). Postfix: smtp_tls_security_level, smtp_tls_wrappermode.
+  std::string smarthost_tls = "may";
+  // SMTP AUTH at the smarthost (RFC 4954), only ever over TLS. Postfix:
+  // smtp_sasl_password_maps.
+  std::string smarthost_username;
+  std::string smarthost_password;
 };
 
 struct Outbound {

@@ -51,6 +51,9 @@ delay_warning = "0"
 [relay]
 networks = ["192.0.2.0/24"]
 smarthost = "[::1]:2526"
+smarthost_tls = "required"
+smarthost_username = "relay-user"
+smarthost_password = "s3cret"
 [outbound]
 port = 2527
 max_connections = 10
@@ -73,6 +76,9 @@ servers = ["127.0.0.1:5353"]
   EXPECT_EQ(c->queue.delay_warning, std::chrono::seconds(0));
   EXPECT_EQ(c->relay.networks, std::vector<std::string>{"192.0.2.0/24"});
   EXPECT_EQ(c->relay.smarthost, "[::1]:2526");
+  EXPECT_EQ(c->relay.smarthost_tls, "required");
+  EXPECT_EQ(c->relay.smarthost_username, "relay-user");
+  EXPECT_EQ(c->relay.smarthost_password, "s3cret");
   EXPECT_EQ(c->outbound.port, 2527);
   EXPECT_EQ(c->outbound.max_connections, 10u);
   EXPECT_EQ(c->outbound.max_connections_per_destination, 3u);
@@ -99,6 +105,8 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("hostname = \n", "t.toml:1:");
   expect_error("[queue]\nretry_interval = \"2h\"\n", "'queue.retry_interval' must be more than 0");
   expect_error("[relay]\nsmarthost = \"nowhere\"\n", "'relay.smarthost' must be host:port");
+  expect_error("[relay]\nsmarthost_tls = \"yes\"\n", "'relay.smarthost_tls' must be one of may, required, implicit");
+  expect_error("[relay]\nsmarthost_username = \"u\"\n", "'relay.smarthost_username' needs 'relay.smarthost'");
   expect_error("[outbound]\nport = 70000\n", "'outbound.port' must be a port number");
   expect_error("[outbound]\nmax_connections_per_destination = 0\n",
                "'outbound.max_connections_per_destination' must be an integer >= 1");

@@ -132,11 +132,11 @@ asio::awaitable<void> RemoteDelivery::connection(std::string key) {
   auto& destination = destinations_.at(key);  // kept while it has connections
   {
     RemoteConnection connection(executor_, config_, tls_);
-    if (co_await first_job(destination, connection)) {
-      auto opened = std::chrono::steady_clock::now();
-      while (connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime &&
-             co_await next_job(destination, connection)) {
-      }
+    // (No co_await inside a condition: GCC 12 miscompiles some of them.)
+    bool open = co_await first_job(destination, connection);
+    auto opened = std::chrono::steady_clock::now();
+    while (open && connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime) {
+      open = co_await next_job(destination, connection);
     }
     co_await connection.quit();
     if (connection.messages() > 0) {
@@ -163,7 +163,8 @@ asio::awaitable<bool> RemoteDelivery::first_job(Destination& destination, Remote
   for (const auto& target : *found) {
     auto answer = co_await addresses(target);
     unresolvable = unresolvable && (answer.status == dns::Status::kNxDomain || answer.status == dns::Status::kNoData);
-    if (!co_await connection.connect(target, answer.addresses)) continue;
+    bool answered = co_await connection.connect(target, answer.addresses);
+    if (!answered) continue;
     connected = true;
     auto transaction = co_await connection.send(job.message);
     if (!worth_next_host(transaction)) {
@@ -187,7 +188,10 @@ asio::awaitable<bool> RemoteDelivery::first_job(Destination& destination, Remote
 // The next job of the destination on an open connection; false when there
 // is none or the connection is done.
 asio::awaitable<bool> RemoteDelivery::next_job(Destination& destination, RemoteConnection& connection) {
-  if (destination.jobs.empty() && !co_await wait_for_job(destination)) co_return false;
+  if (destination.jobs.empty()) {
+    bool arrived = co_await wait_for_job(destination);
+    if (!arrived) co_return false;
+  }
   auto job = take_front(destination.jobs);
   auto transaction = co_await connection.send(job.message);
   // A reused connection the server closed before this message went out

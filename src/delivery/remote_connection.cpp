@@ -124,9 +124,22 @@ asio::awaitable<bool> RemoteConnection::connect(const Target& target,
     (void)asio::ip::make_address(target.host, not_an_address);
     remote_mta_ = not_an_address ? target.host : fmt::format("[{}]", address.to_string());
     connected_to_ = fmt::format("{}[{}]", target.host, address.to_string());
+    const bool implicit = config_.tls == RemoteConfig::Tls::kImplicit;
+    if (implicit) {
+      bool secured = co_await handshake();  // not inside the condition: GCC 12 miscompiles that
+      if (!secured) break;
+    }
     // Opportunistic STARTTLS, unless this host failed its handshake before:
-    // then plaintext, as Postfix does at smtp_tls_security_level=may.
-    session_.emplace(smtp::client::SessionOptions{config_.helo_name, !tls_client_.failed_hosts.count(target.host)});
+    // then plaintext, as Postfix does at smtp_tls_security_level=may. The
+    // session insists on TLS when it is required or for AUTH.
+    session_.emplace(smtp::client::SessionOptions{
+        .helo_name = config_.helo_name,
+        .starttls = !tls_client_.failed_hosts.count(target.host),
+        .require_tls = config_.tls == RemoteConfig::Tls::kRequired,
+        .tls_on_connect = implicit,
+        .auth_username = config_.auth_username,
+        .auth_password = config_.auth_password,
+    });
     co_return true;
   }
   spdlog::info("event=connect_failed host={} port={} addresses={}", target.host, target.port, addresses.size());
@@ -166,22 +179,32 @@ asio::awaitable<void> RemoteConnection::converse(const RemoteMessage* message, s
 // protects against passive listeners only (RFC 7435); DANE and MTA-STS come
 // later.
 asio::awaitable<void> RemoteConnection::start_tls() {
+  bool secured = co_await handshake();  // not inside the condition: GCC 12 miscompiles that
+  if (secured) {
+    session_->tls_established();
+  } else {
+    session_->connection_lost();
+  }
+}
+
+// The TLS handshake on the connection, for STARTTLS or implicit TLS. A host
+// whose handshake failed gets plaintext next time (unless TLS is required),
+// and the log says so.
+asio::awaitable<bool> RemoteConnection::handshake() {
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, tls_client_.context);
   SSL_set_tlsext_host_name(tls_->native_handle(), target_.host.c_str());  // SNI
   asio::steady_timer timer(executor_, config_.command_timeout);
   auto result = co_await (tls_->async_handshake(asio::ssl::stream_base::client, kUseAwaitable) ||
                           timer.async_wait(kUseAwaitable));
   if (result.index() == 1 || std::get<0>(std::get<0>(result))) {
-    // Try this host in plaintext next time, and say so.
     tls_client_.failed_hosts.insert(target_.host);
     spdlog::warn("event=tls_failed host={} detail={}", target_.host,
                  log_value(result.index() == 1 ? "handshake timeout" : std::get<0>(std::get<0>(result)).message()));
-    session_->connection_lost();
-    co_return;
+    co_return false;
   }
   spdlog::info("event=tls host={} protocol={} cipher={}", target_.host, SSL_get_version(tls_->native_handle()),
                SSL_get_cipher_name(tls_->native_handle()));
-  session_->tls_established();
+  co_return true;
 }
 
 }  // namespace tern::delivery

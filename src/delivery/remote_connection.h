@@ -24,6 +24,12 @@ struct RemoteConfig {
   std::string helo_name;                   // our host name
   std::uint16_t port = 25;                 // [outbound] port
   std::string smarthost;                   // "host:port" or empty: MX routing
+  // [relay] smarthost_tls and AUTH; they apply to every connection, as a
+  // smarthost takes all outbound mail.
+  enum class Tls { kMay, kRequired, kImplicit };
+  Tls tls = Tls::kMay;
+  std::string auth_username;
+  std::string auth_password;
   std::size_t max_connections = 100;       // [outbound] max_connections
   std::size_t max_connections_per_destination = 20;
   // An open connection with nothing to send waits this long for another
@@ -93,6 +99,7 @@ class RemoteConnection {
  private:
   boost::asio::awaitable<void> converse(const RemoteMessage* message, std::uint64_t& sent);
   boost::asio::awaitable<void> start_tls();
+  boost::asio::awaitable<bool> handshake();
 
   boost::asio::any_io_executor executor_;
   const RemoteConfig& config_;

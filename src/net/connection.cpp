@@ -157,7 +157,9 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
     co_return;
   }
   session.start();
-  while (co_await send(socket, session) && !session.closed()) {
+  while (true) {
+    bool sent = co_await send(socket, session);  // not inside the condition: GCC 12 miscompiles some
+    if (!sent || session.closed()) break;
     auto n = co_await read_some(socket, session.in_data() ? limits.data_timeout : limits.command_timeout);
     if (n < 0) {
       session.timed_out();

@@ -252,14 +252,16 @@ void append_part_header(std::string& out, std::string_view type, std::string_vie
 
 void append_returned_part_header(std::string& out, const Composition& c) {
   bool eight_bit = c.shape.header_8bit;
+  // A success notice returns a message that did arrive.
+  std::string description = c.request.kind == DsnKind::kSuccess ? "Delivered Message" : "Undelivered Message";
   if (c.returned == DsnReturned::kFull) {
     // RFC 2046 5.2.1 / RFC 6532 3.7: the message itself, 7bit or 8bit.
     eight_bit = eight_bit || c.shape.body_8bit;
-    append_part_header(out, c.utf8 ? "message/global" : "message/rfc822", "Undelivered Message", eight_bit);
+    append_part_header(out, c.utf8 ? "message/global" : "message/rfc822", description, eight_bit);
   } else {
     // RFC 6522 text/rfc822-headers; RFC 6533 message/global-headers.
-    append_part_header(out, c.utf8 ? "message/global-headers" : "text/rfc822-headers",
-                       "Undelivered Message Headers", eight_bit);
+    append_part_header(out, c.utf8 ? "message/global-headers" : "text/rfc822-headers", description + " Headers",
+                       eight_bit);
   }
 }
 

@@ -111,6 +111,20 @@ void ReplyParser::reset() {
   malformed_.clear();
 }
 
+namespace {
+
+void read_auth_mechanisms(std::string_view list, Capabilities& caps) {
+  while (!list.empty()) {
+    auto space = list.find(' ');
+    auto mechanism = list.substr(0, space);
+    if (iequals(mechanism, "PLAIN")) caps.auth_plain = true;
+    if (iequals(mechanism, "LOGIN")) caps.auth_login = true;
+    list = space == std::string_view::npos ? std::string_view{} : list.substr(space + 1);
+  }
+}
+
+}  // namespace
+
 Capabilities parse_capabilities(const Reply& ehlo_reply) {
   Capabilities caps;
   caps.esmtp = true;
@@ -127,6 +141,9 @@ Capabilities parse_capabilities(const Reply& ehlo_reply) {
     else if (iequals(keyword, "DSN")) caps.dsn = true;
     else if (iequals(keyword, "STARTTLS")) caps.starttls = true;
     else if (iequals(keyword, "ENHANCEDSTATUSCODES")) caps.enhanced_status_codes = true;
+    else if (iequals(keyword, "AUTH")) read_auth_mechanisms(params, caps);
+    // Servers from before RFC 4954 announce "AUTH=LOGIN PLAIN" as well.
+    else if (istarts_with(line, "AUTH=")) read_auth_mechanisms(line.substr(5), caps);
     else if (iequals(keyword, "SIZE")) {
       caps.size = true;
       // RFC 1870 4: no value, or 0, means no fixed limit; so does a number

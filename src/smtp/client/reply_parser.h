@@ -69,6 +69,8 @@ struct Capabilities {
   bool binary_mime = false;            // RFC 3030
   bool dsn = false;                    // RFC 3461
   bool starttls = false;               // RFC 3207
+  bool auth_plain = false;             // RFC 4954 AUTH, mechanism PLAIN (RFC 4616)
+  bool auth_login = false;             // AUTH LOGIN (draft-murchison-sasl-login)
   bool enhanced_status_codes = false;  // RFC 2034
 
   bool operator==(const Capabilities&) const = default;

@@ -116,10 +116,25 @@ TEST(Capabilities, Keywords) {
   auto caps = parse_capabilities(ehlo({"mx.example Hello", "PIPELINING", "SIZE 35882577", "8BITMIME", "smtputf8",
                                        "CHUNKING", "BINARYMIME", "DSN", "STARTTLS", "ENHANCEDSTATUSCODES",
                                        "AUTH PLAIN LOGIN", "X-UNKNOWN foo"}));
-  Capabilities all{true, true, true, 35882577, true, true, true, true, true, true, true};
+  Capabilities all{.esmtp = true, .pipelining = true, .size = true, .max_size = 35882577, .eight_bit_mime = true,
+                   .smtputf8 = true, .chunking = true, .binary_mime = true, .dsn = true, .starttls = true,
+                   .auth_plain = true, .auth_login = true, .enhanced_status_codes = true};
   EXPECT_EQ(caps, all);
   // The first line is the server's name, never a keyword.
   EXPECT_EQ(parse_capabilities(ehlo({"PIPELINING"})), Capabilities{.esmtp = true});
+}
+
+TEST(Capabilities, AuthMechanisms) {
+  auto caps = [](std::vector<std::string> lines) {
+    lines.insert(lines.begin(), "mx");
+    return parse_capabilities(ehlo(lines));
+  };
+  EXPECT_TRUE(caps({"AUTH LOGIN"}).auth_login);
+  EXPECT_FALSE(caps({"AUTH LOGIN"}).auth_plain);
+  EXPECT_TRUE(caps({"auth cram-md5 plain"}).auth_plain);
+  EXPECT_TRUE(caps({"AUTH=LOGIN PLAIN"}).auth_plain);  // before RFC 4954
+  EXPECT_FALSE(caps({"AUTH"}).auth_plain);
+  EXPECT_FALSE(caps({"AUTHX PLAIN"}).auth_plain);
 }
 
 TEST(Capabilities, Size) {

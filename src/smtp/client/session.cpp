@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "base/base64.h"
+
 namespace tern::smtp::client {
 
 using proto::Body;
@@ -149,6 +151,7 @@ std::string_view Session::command_name(Awaiting what) {
     case Awaiting::kEhlo: return "EHLO";
     case Awaiting::kHelo: return "HELO";
     case Awaiting::kStartTls: return "STARTTLS";
+    case Awaiting::kAuth: return "AUTH";
     case Awaiting::kRset: return "RSET";
     case Awaiting::kMail: return "MAIL FROM";
     case Awaiting::kRcpt: return "RCPT TO";
@@ -169,11 +172,13 @@ void Session::on_reply(const Reply& reply) {
   if (awaiting_.empty()) return protocol_error("Unexpected reply from server");
   auto what = awaiting_.front();
   awaiting_.pop_front();
-  // RFC 5321 4.2.1: only DATA is answered with 3xx (354).
+  // RFC 5321 4.2.1: only DATA is answered with 3xx (354); and AUTH with
+  // 334 challenges (RFC 4954 4).
   bool intermediate = reply.code / 100 == 3;
-  if (what == Awaiting::kData ? (reply.code != 354 && reply.code < 400) : intermediate) {
-    return protocol_error("Unexpected reply from server");
-  }
+  bool unexpected = what == Awaiting::kData   ? (reply.code != 354 && reply.code < 400)
+                    : what == Awaiting::kAuth ? (intermediate && reply.code != 334)
+                                              : intermediate;
+  if (unexpected) return protocol_error("Unexpected reply from server");
   dispatch(what, reply);
   maybe_finish();
 }
@@ -184,6 +189,7 @@ void Session::dispatch(Awaiting what, const Reply& reply) {
     case Awaiting::kEhlo: return on_ehlo(reply);
     case Awaiting::kHelo: return on_helo(reply);
     case Awaiting::kStartTls: return on_starttls(reply);
+    case Awaiting::kAuth: return on_auth(reply);
     case Awaiting::kRset: return on_rset(reply);
     case Awaiting::kMail: return on_mail(reply);
     case Awaiting::kRcpt: return on_rcpt(reply);
@@ -211,16 +217,16 @@ void Session::on_ehlo(const Reply& reply) {
   }
   if (reply.code / 100 != 2) return fail_setup(reply, Awaiting::kEhlo);
   capabilities_ = parse_capabilities(reply);
-  if (options_.starttls && capabilities_.starttls && !tls_active_) {
+  if ((options_.starttls || needs_tls()) && capabilities_.starttls && !tls_active_) {
     return send_command("STARTTLS", Awaiting::kStartTls);
   }
-  setup_done();
+  after_ehlo();
 }
 
 void Session::on_helo(const Reply& reply) {
   if (reply.code / 100 != 2) return fail_setup(reply, Awaiting::kHelo);
   capabilities_ = {};  // no ESMTP: no extensions, no parameters
-  setup_done();
+  after_ehlo();
 }
 
 void Session::on_starttls(const Reply& reply) {
@@ -228,9 +234,48 @@ void Session::on_starttls(const Reply& reply) {
     state_ = State::kStartTls;
     return;
   }
-  // RFC 3207 4: 454 (TLS not available). The driver asked for TLS only
-  // opportunistically, so the mail goes on in plaintext.
+  // RFC 3207 4: 454 (TLS not available). Without a need for TLS the mail
+  // goes on in plaintext; with one it waits (a 4xx whatever the server said:
+  // the administrator may fix it).
+  if (needs_tls()) return fail_setup({454, "4.7.4", "STARTTLS failed: " + reply.text(), "STARTTLS"});
+  after_ehlo();
+}
+
+// The server's extensions are known, after TLS if there is any.
+void Session::after_ehlo() {
+  if (needs_tls() && !tls_active_) {
+    return fail_setup({454, "4.7.4", "TLS is required, but the server does not offer STARTTLS", "EHLO"});
+  }
+  if (!options_.auth_username.empty()) return start_auth();
   setup_done();
+}
+
+// RFC 4954 4: PLAIN with its initial response (RFC 4616 2: authorization
+// identity empty, user name, password, NUL-separated); LOGIN answers two
+// challenges, the user name and the password.
+void Session::start_auth() {
+  const auto& user = options_.auth_username;
+  if (capabilities_.auth_plain) {
+    auto message = std::string(1, '\0') + user + '\0' + options_.auth_password;
+    return send_command("AUTH PLAIN " + base64_encode(message), Awaiting::kAuth);
+  }
+  if (capabilities_.auth_login) {
+    auth_login_step_ = 0;
+    return send_command("AUTH LOGIN", Awaiting::kAuth);
+  }
+  fail_setup({454, "4.7.4", "The server offers no AUTH mechanism tern knows (PLAIN, LOGIN)", "EHLO"});
+}
+
+void Session::on_auth(const Reply& reply) {
+  if (reply.code == 334) {
+    if (capabilities_.auth_plain || auth_login_step_ >= 2) return protocol_error("Unexpected AUTH challenge");
+    const auto& answer = auth_login_step_++ == 0 ? options_.auth_username : options_.auth_password;
+    return send_command(base64_encode(answer), Awaiting::kAuth);
+  }
+  if (reply.code / 100 == 2) return setup_done();  // 235 2.7.0 (RFC 4954 6)
+  // 535 5.7.8 (bad credentials) too is the administrator's to fix, not the
+  // sender's: the mail waits.
+  fail_setup({454, "4.7.0", "Authentication failed: " + std::to_string(reply.code) + " " + reply.text(), "AUTH"});
 }
 
 void Session::on_rset(const Reply& reply) {
@@ -434,8 +479,10 @@ void Session::fail_message(const RecipientResult& result) {
 
 // The greeting or EHLO/HELO failed: the message waiting for them gets the
 // reply, and the session says QUIT (RFC 5321 3.1, 4.1.1.10).
-void Session::fail_setup(const Reply& reply, Awaiting what) {
-  closing_result_ = from_reply(reply, command_name(what));
+void Session::fail_setup(const Reply& reply, Awaiting what) { fail_setup(from_reply(reply, command_name(what))); }
+
+void Session::fail_setup(const RecipientResult& result) {
+  closing_result_ = result;
   fail_message(closing_result_);
   send_command("QUIT", Awaiting::kQuit);
   state_ = State::kQuitting;

@@ -29,6 +29,16 @@ namespace tern::smtp::client {
 struct SessionOptions {
   std::string helo_name;  // our host name for EHLO/HELO (RFC 5321 4.1.1.1)
   bool starttls = false;  // use STARTTLS when the server offers it (RFC 3207)
+  // No mail without TLS: STARTTLS must be offered and succeed. Sessions
+  // that authenticate need it too (the password never goes in the clear).
+  bool require_tls = false;
+  // The driver ran the TLS handshake before the greeting (implicit TLS,
+  // RFC 8314 3.3): no STARTTLS.
+  bool tls_on_connect = false;
+  // AUTH (RFC 4954) after TLS with PLAIN (RFC 4616), or LOGIN for servers
+  // without it, when a user name is given.
+  std::string auth_username;
+  std::string auth_password;
 };
 
 // One message, delivered in one mail transaction.
@@ -72,7 +82,8 @@ enum class Next {
 
 class Session {
  public:
-  explicit Session(SessionOptions options) : options_(std::move(options)) {}
+  explicit Session(SessionOptions options)
+      : options_(std::move(options)), tls_active_(options_.tls_on_connect) {}
 
   // Starts the transaction for `message`: before the greeting (then it waits
   // for EHLO) or at kReady. On a closed session every recipient gets the
@@ -120,7 +131,7 @@ class Session {
   // The replies the server owes, in the order of our commands: RFC 2920 3.1
   // matches them one by one.
   enum class Awaiting : std::uint8_t {
-    kGreeting, kEhlo, kHelo, kStartTls, kRset, kMail, kRcpt, kData,
+    kGreeting, kEhlo, kHelo, kStartTls, kAuth, kRset, kMail, kRcpt, kData,
     kLoneDot, kEndOfData, kBdat, kBdatLast, kQuit,
   };
 
@@ -131,6 +142,7 @@ class Session {
   void on_ehlo(const Reply& reply);
   void on_helo(const Reply& reply);
   void on_starttls(const Reply& reply);
+  void on_auth(const Reply& reply);
   void on_rset(const Reply& reply);
   void on_mail(const Reply& reply);
   void on_rcpt(const Reply& reply);
@@ -140,6 +152,9 @@ class Session {
 
   void send_command(std::string_view line, Awaiting what);
   void send_ehlo();
+  void after_ehlo();
+  bool needs_tls() const { return options_.require_tls || !options_.auth_username.empty(); }
+  void start_auth();
   void setup_done();
   void start_transaction();
   std::optional<RecipientResult> precheck() const;
@@ -152,6 +167,7 @@ class Session {
   void fail_pending(const RecipientResult& result);
   void fail_message(const RecipientResult& result);
   void fail_setup(const Reply& reply, Awaiting what);
+  void fail_setup(const RecipientResult& result);
   void close(const RecipientResult& result, bool send_quit);
   void protocol_error(std::string text);
   bool use_bdat() const { return capabilities_.chunking; }
@@ -166,6 +182,7 @@ class Session {
   Capabilities capabilities_;
   bool tls_active_ = false;
   bool transaction_open_ = false;  // the server holds a MAIL not yet ended: RSET first
+  int auth_login_step_ = 0;        // AUTH LOGIN: user name sent (1), then password (2)
   RecipientResult closing_result_{451, "4.4.2", "Connection closed", {}};
 
   // The message in progress.

@@ -373,6 +373,86 @@ TEST(ClientSession, StartTls) {
   EXPECT_EQ(play(s).writes[1], "MAIL FROM:<alice@client.test>\r\n");
 }
 
+TEST(ClientSession, RequiredTls) {
+  Script s;
+  s.options.require_tls = true;
+  s.messages = {message({"bob@example.test"})};
+  // Not offered: the message waits (4xx), and nothing of it goes out.
+  s.server = {kGreeting, ehlo({"PIPELINING"}), kBye};
+  auto t = play_at_every_split(s);
+  EXPECT_EQ(t.writes, (Strings{"EHLO client.test\r\n", "QUIT\r\n"}));
+  EXPECT_EQ(t.results[0][0], "454 4.7.4 TLS is required, but the server does not offer STARTTLS <EHLO>");
+  // Refused: the same, whatever the server's code.
+  s.server = {kGreeting, ehlo({"STARTTLS"}), "502 5.5.1 Not now\r\n", kBye};
+  EXPECT_EQ(play_at_every_split(s).results[0][0], "454 4.7.4 STARTTLS failed: Not now <STARTTLS>");
+  // A server without EHLO has no STARTTLS either.
+  s.server = {kGreeting, "502 5.5.2 What\r\n", kOk, kBye};
+  EXPECT_EQ(play_at_every_split(s).results[0][0].substr(0, 9), "454 4.7.4");
+  // Implicit TLS (RFC 8314): TLS from the start, no STARTTLS.
+  s.options.tls_on_connect = true;
+  s.server = {kGreeting, ehlo({"STARTTLS"}), kOk, kOk, kGoAhead, kQueued, kBye};
+  t = play_at_every_split(s);
+  EXPECT_EQ(t.writes[1], "MAIL FROM:<alice@client.test>\r\n");
+  EXPECT_EQ(t.results[0][0], "250 2.0.0 Ok: queued as Q1 <end of data>");
+}
+
+TEST(ClientSession, AuthPlainAfterTls) {
+  Script s;
+  s.options.starttls = true;
+  s.options.auth_username = "tim";
+  s.options.auth_password = "tanstaaftanstaaf";
+  s.messages = {message({"bob@example.test"})};
+  s.server = {kGreeting, ehlo({"STARTTLS", "AUTH LOGIN"}), "220 2.0.0 Ready\r\n", ehlo({"AUTH LOGIN PLAIN"}),
+              "235 2.7.0 Authentication successful\r\n", kOk, kOk, kGoAhead, kQueued, kBye};
+  auto t = play_at_every_split(s);
+  // RFC 4616 4's example: authzid empty, "tim", "tanstaaftanstaaf".
+  EXPECT_EQ(t.writes, (Strings{"EHLO client.test\r\n", "STARTTLS\r\n", "<TLS>", "EHLO client.test\r\n",
+                               "AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\n", "MAIL FROM:<alice@client.test>\r\n",
+                               "RCPT TO:<bob@example.test>\r\n", "DATA\r\n", kBody + ".\r\n", "QUIT\r\n"}));
+  EXPECT_EQ(t.results[0][0], "250 2.0.0 Ok: queued as Q1 <end of data>");
+}
+
+TEST(ClientSession, AuthLogin) {
+  Script s;
+  s.options.tls_on_connect = true;
+  s.options.auth_username = "tim";
+  s.options.auth_password = "secret";
+  s.messages = {message({"bob@example.test"})};
+  s.server = {kGreeting, ehlo({"AUTH=LOGIN"}), "334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n",
+              "235 2.7.0 OK\r\n", kOk, kOk, kGoAhead, kQueued, kBye};
+  auto t = play_at_every_split(s);
+  EXPECT_EQ(t.writes[1], "AUTH LOGIN\r\n");
+  EXPECT_EQ(t.writes[2], "dGlt\r\n");
+  EXPECT_EQ(t.writes[3], "c2VjcmV0\r\n");
+  EXPECT_EQ(t.results[0][0], "250 2.0.0 Ok: queued as Q1 <end of data>");
+}
+
+TEST(ClientSession, AuthFailuresWait) {
+  Script s;
+  s.options.tls_on_connect = true;
+  s.options.auth_username = "tim";
+  s.options.auth_password = "wrong";
+  s.messages = {message({"bob@example.test"})};
+  // RFC 4954 6: 535 5.7.8, bad credentials: a 4xx for the message, which
+  // waits for the administrator rather than bouncing.
+  s.server = {kGreeting, ehlo({"AUTH PLAIN"}), "535 5.7.8 Authentication credentials invalid\r\n", kBye};
+  auto t = play_at_every_split(s);
+  EXPECT_EQ(t.writes.back(), "QUIT\r\n");
+  EXPECT_EQ(t.results[0][0], "454 4.7.0 Authentication failed: 535 Authentication credentials invalid <AUTH>");
+  // No mechanism we know.
+  s.server = {kGreeting, ehlo({"AUTH CRAM-MD5"}), kBye};
+  EXPECT_EQ(play_at_every_split(s).results[0][0].substr(0, 9), "454 4.7.4");
+  // A password is never sent in plaintext.
+  s.options.tls_on_connect = false;
+  s.server = {kGreeting, ehlo({"AUTH PLAIN"}), kBye};
+  t = play_at_every_split(s);
+  EXPECT_EQ(t.writes, (Strings{"EHLO client.test\r\n", "QUIT\r\n"}));
+  // A challenge to PLAIN's initial response is out of sequence.
+  s.options.tls_on_connect = true;
+  s.server = {kGreeting, ehlo({"AUTH PLAIN"}), "334 \r\n", kBye};
+  EXPECT_EQ(play_at_every_split(s).results[0][0], "451 4.5.0 Unexpected AUTH challenge");
+}
+
 TEST(ClientSession, ProtocolErrors) {
   Script s;
   s.messages = {message({"bob@example.test"})};
@@ -386,7 +466,7 @@ TEST(ClientSession, ProtocolErrors) {
 }
 
 TEST(ClientSession, AwaitingNamesTheTimeout) {
-  Session session({"client.test", false});
+  Session session(client_options());
   EXPECT_EQ(session.awaiting(), "greeting");
   session.receive(kGreeting);
   EXPECT_EQ(session.awaiting(), "EHLO");

@@ -15,10 +15,16 @@ namespace tern::smtp::client::test {
 
 using Strings = std::vector<std::string>;
 
+inline SessionOptions client_options() {
+  SessionOptions options;
+  options.helo_name = "client.test";
+  return options;
+}
+
 // A scripted server: its replies in turns (what it sends after each client
 // write), and what the driver does at each choice.
 struct Script {
-  SessionOptions options{"client.test", false};
+  SessionOptions options = client_options();
   std::vector<Message> messages;
   Strings server;
   Strings body{"Subject: hi\r\n\r\nhello\r\n"};  // every message's content, in pieces

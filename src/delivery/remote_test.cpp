@@ -266,6 +266,83 @@ TEST_F(RemoteTest, FailedTlsIsRetriedInPlaintext) {
   EXPECT_NE(files[0].find("tls no\n"), std::string::npos) << files[0];
 }
 
+// A scripted server with a certificate, and more arguments.
+std::vector<std::string> scripted_tls(const std::string& dir, std::vector<std::string> more) {
+  std::vector<std::string> args{"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py",
+                                "--dump",           dir + "/scripted",
+                                "--lifetime",       "60",
+                                "--tls-cert",       dir + "/cert.pem",
+                                "--tls-key",        dir + "/key.pem"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+TEST_F(RemoteTest, SmarthostAuthAfterStarttls) {
+  make_certificate();
+  fsys::create_directory(dir_ + "/scripted");
+  for (std::string mechanism : {"PLAIN", "LOGIN"}) {
+    Child server(scripted_tls(dir_, {"--auth", "relay-user:s3cret", "--auth-mechanism", mechanism}));
+    auto port = server.first_line();
+    ASSERT_FALSE(port.empty());
+    RemoteConfig config;
+    config.smarthost = "127.0.0.1:" + port;
+    config.auth_username = "relay-user";
+    config.auth_password = "s3cret";
+    auto outcome = deliver(config, message({"ok@remote.test"}), "remote.test");
+    ASSERT_EQ(outcome.results.size(), 1u);
+    EXPECT_TRUE(outcome.results[0].delivered()) << mechanism << ": " << outcome.results[0].text;
+    // A wrong password: the message waits (4xx), it does not bounce.
+    config.auth_password = "wrong";
+    auto refused = deliver(config, message({"ok@remote.test"}), "remote.test");
+    EXPECT_EQ(refused.results.at(0).status(), "4.7.0") << refused.results[0].text;
+  }
+  auto files = dumped("scripted");
+  ASSERT_EQ(files.size(), 2u);
+  for (const auto& f : files) {
+    EXPECT_NE(f.find("\ntls yes\n"), std::string::npos) << f;
+    EXPECT_NE(f.find("\nauth relay-user\n"), std::string::npos) << f;
+  }
+}
+
+TEST_F(RemoteTest, RequiredTlsWithoutStarttlsWaits) {
+  fsys::create_directory(dir_ + "/scripted");
+  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
+                "--lifetime", "60"});
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + port;
+  config.tls = RemoteConfig::Tls::kRequired;
+  auto outcome = deliver(config, message({"ok@remote.test"}), "remote.test");
+  EXPECT_EQ(outcome.results.at(0).status(), "4.7.4") << outcome.results[0].text;
+  // The same for AUTH: no password in plaintext.
+  config.tls = RemoteConfig::Tls::kMay;
+  config.auth_username = "relay-user";
+  config.auth_password = "s3cret";
+  outcome = deliver(config, message({"ok@remote.test"}), "remote.test");
+  EXPECT_EQ(outcome.results.at(0).status(), "4.7.4") << outcome.results[0].text;
+  EXPECT_TRUE(dumped("scripted").empty());
+}
+
+TEST_F(RemoteTest, ImplicitTlsWithAuth) {
+  make_certificate();
+  fsys::create_directory(dir_ + "/scripted");
+  Child server(scripted_tls(dir_, {"--implicit-tls", "--auth", "relay-user:s3cret"}));
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + port;
+  config.tls = RemoteConfig::Tls::kImplicit;
+  config.auth_username = "relay-user";
+  config.auth_password = "s3cret";
+  auto outcome = deliver(config, message({"ok@remote.test"}), "remote.test");
+  EXPECT_TRUE(outcome.results.at(0).delivered()) << outcome.results[0].text;
+  auto files = dumped("scripted");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_NE(files[0].find("\nauth relay-user\n"), std::string::npos) << files[0];
+  EXPECT_NE(files[0].find("\ntls yes\n"), std::string::npos) << files[0];
+}
+
 TEST_F(RemoteTest, NobodyListeningIsTemporary) {
   RemoteConfig config;
   config.smarthost = "127.0.0.1:" + std::to_string(free_port());

@@ -11,7 +11,10 @@ by itself after --lifetime seconds (default 120) or on SIGTERM. With
 "tls no". Each dump also says which connection carried it ("connection N",
 numbered from 1) and how many connections were open when it arrived
 ("concurrent N"); --delay SECONDS holds each reply to DATA that long, so
-that a client's connections overlap.
+that a client's connections overlap. --auth USER:PASSWORD offers AUTH (PLAIN
+and LOGIN, or only --auth-mechanism; after STARTTLS) and each dump says
+"auth USER" or "auth none"; --implicit-tls speaks TLS from the first byte
+(port 465 style, RFC 8314) instead of offering STARTTLS.
 """
 import argparse
 import asyncio
@@ -20,7 +23,7 @@ import signal
 import sys
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 
 class CountingSMTP(SMTP):
@@ -79,9 +82,13 @@ class Handler:
             path = os.path.join(self.dump, f"msg-{os.getpid()}-{number}")
             with open(path, "wb") as f:
                 f.write(f"from {envelope.mail_from}\n".encode())
-                f.write(f"tls {'yes' if session.ssl else 'no'}\n".encode())
+                # session.ssl is set by STARTTLS only; implicit TLS shows in the transport.
+                tls = session.ssl or server.transport.get_extra_info("ssl_object")
+                f.write(f"tls {'yes' if tls else 'no'}\n".encode())
                 f.write(f"connection {server.connection_number}\n".encode())
                 f.write(f"concurrent {concurrent}\n".encode())
+                login = getattr(session.auth_data, "login", None)
+                f.write(f"auth {login.decode() if login else 'none'}\n".encode())
                 for r in envelope.rcpt_tos:
                     f.write(f"rcpt {r}\n".encode())
                 f.write(b"\n" + envelope.original_content)
@@ -94,6 +101,9 @@ def main():
     p.add_argument("--dump", default="")
     p.add_argument("--lifetime", type=float, default=120)
     p.add_argument("--delay", type=float, default=0)
+    p.add_argument("--auth", default="", help="USER:PASSWORD: offer AUTH and accept only these")
+    p.add_argument("--auth-mechanism", default="", help="offer only this one (PLAIN or LOGIN)")
+    p.add_argument("--implicit-tls", action="store_true")
     p.add_argument("--tls-cert", default="")
     p.add_argument("--tls-key", default="")
     p.add_argument("--tls-broken", action="store_true",
@@ -114,8 +124,21 @@ def main():
         if a.tls_broken:
             context.minimum_version = ssl.TLSVersion.TLSv1
             context.maximum_version = ssl.TLSVersion.TLSv1_1
-        kwargs["tls_context"] = context
-    controller = CountingController(Handler(a.dump, a.delay), hostname="127.0.0.1", port=port, server_kwargs=kwargs)
+        if not a.implicit_tls:
+            kwargs["tls_context"] = context
+    if a.auth:
+        user, password = a.auth.split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = data.login == user.encode() and data.password == password.encode()
+            return AuthResult(success=ok, handled=False, auth_data=data)
+        kwargs["authenticator"] = authenticator
+        # Implicit TLS is TLS from the start: AUTH may be offered at once.
+        kwargs["auth_require_tls"] = not a.implicit_tls
+        if a.auth_mechanism:
+            kwargs["auth_exclude_mechanism"] = [m for m in ("PLAIN", "LOGIN") if m != a.auth_mechanism]
+    controller = CountingController(Handler(a.dump, a.delay), hostname="127.0.0.1", port=port, server_kwargs=kwargs,
+                                    ssl_context=context if a.implicit_tls else None)
     controller.start()
     print(port, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -29,6 +29,9 @@ namespace {
 constexpr std::size_t kDeliveryWorkers = 2;
 
 // The outbound event loop: remote deliveries and DNS, on a thread of its own.
+// Coroutines still suspended when it stops are destroyed with the
+// io_context, after the RemoteDelivery and Resolver they used: their
+// destructors must not touch those (they do not: sockets, timers, jobs).
 class Outbound {
  public:
   Outbound() : work_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}

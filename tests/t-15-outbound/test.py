@@ -15,13 +15,16 @@ aiosmtpd server and Postfix's smtp-sink as smarthosts):
 - [outbound] max_connections_per_destination = 1: eight messages go over one
   connection, and its close is logged with messages=8;
 - max_connections_per_destination = 2 with a slow server: all ten messages
-  arrive, never more than two connections are open at once, and two are.
+  arrive, never more than two connections are open at once, and two are;
+- SIGTERM while a remote server holds its reply to the data: tern exits 0,
+  the message stays queued, and it is delivered after the restart.
 """
 import os
 import shutil
 import smtplib
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -288,6 +291,31 @@ class Connections(unittest.TestCase):
                 # The log lags behind the effects it reports: wait, not read.
                 t.wait_log_events("delivered", 10)
                 self.assertEqual(len(t.log_events("delivered")), 10)
+        finally:
+            server.stop()
+
+
+class StopDuringDelivery(unittest.TestCase):
+    def test_sigterm_mid_transaction_keeps_the_message(self):
+        # The server holds its reply to the data for 4 s; tern is stopped
+        # during that wait. It exits at once and cleanly, the message stays
+        # queued (the server's 250 never came), and after a restart it is
+        # delivered.
+        server = Scripted(delay=4)
+        try:
+            extra = (f'[relay]\nsmarthost = "127.0.0.1:{server.port}"\n'
+                     '[queue]\nretry_interval = "1s"\nmax_retry_interval = "1s"')
+            t = Tern(users=["alice"], extra_toml=extra)
+            with t:
+                send_many(t.port, "alice@example.test", "ok@remote.test", 1)
+                time.sleep(1.0)  # inside the server's 4 s delay
+                self.assertEqual(t.stop(), 0, t.log_tail())
+                self.assertEqual(t.log_events("delivered"), [])
+                self.assertEqual(len(t.queue_files("active")), 1)
+                t.restart()
+                t.wait_log_events("delivered", 1, timeout=30, rcpt="ok@remote.test")
+                t.wait_queue_empty(30)
+                self.assertGreaterEqual(len(server.messages()), 1)
         finally:
             server.stop()
 

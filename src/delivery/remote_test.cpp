@@ -446,6 +446,43 @@ TEST_F(RemoteTest, ConnectionsPerDestinationAreLimited) {
   EXPECT_EQ(std::set<std::string>(connections.begin(), connections.end()).size(), 2u);
 }
 
+TEST_F(RemoteTest, ConnectionsInAllAreLimited) {
+  fsys::create_directory(dir_ + "/scripted");
+  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
+                "--lifetime", "60", "--delay", "0.2"});
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  // Two destinations (implicit MX), both on the scripted server.
+  dns::test::Dnsmasq dns({"--host-record=a.test,127.0.0.1", "--host-record=b.test,127.0.0.1"});
+  ASSERT_TRUE(dns.running());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  asio::io_context io;
+  auto resolver = dns::Resolver::create(
+      io.get_executor(), {{"127.0.0.1:" + std::to_string(dns.port())}, std::chrono::milliseconds(1500)});
+  ASSERT_TRUE(resolver.ok());
+  RemoteConfig config;
+  config.helo_name = "tern.example.test";
+  config.port = static_cast<std::uint16_t>(std::stoi(port));
+  config.max_connections = 1;
+  RemoteDelivery remote(io.get_executor(), **resolver, config);
+  int delivered = 0;
+  for (std::string domain : {"a.test", "b.test", "a.test", "b.test"}) {
+    remote.submit({message({"ok@" + domain}), domain, [&delivered](RemoteOutcome o) {
+                     delivered += o.results.at(0).delivered() ? 1 : 0;
+                   }});
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (delivered < 4 && std::chrono::steady_clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(delivered, 4);
+  // One connection at a time; one per destination, each carrying its two
+  // messages (the idle wait is cut short: the other destination waits).
+  auto files = dumped("scripted");
+  auto concurrent = dump_field(files, "concurrent");
+  auto connections = dump_field(files, "connection");
+  EXPECT_EQ(std::set<std::string>(concurrent.begin(), concurrent.end()), (std::set<std::string>{"1"}));
+  EXPECT_EQ(std::set<std::string>(connections.begin(), connections.end()).size(), 2u);
+}
+
 TEST_F(RemoteTest, MailHostsWithoutAddressesArePermanent) {
   dns::test::Dnsmasq dns({"--mx-host=noaddr.test,nothere.test,10", "--mx-host=slow.test,dead.mx.test,10",
                           "--host-record=dead.mx.test,127.0.0.9"});

@@ -173,9 +173,10 @@ asio::awaitable<bool> RemoteDelivery::first_job(Destination& destination, Remote
     }
     last = error_of(transaction.results.front());
   }
-  if (!connected && unresolvable) {
+  if (!connected && unresolvable && config_.smarthost.empty()) {
     // RFC 3463 X.4.4: no host of the domain has an address; a fact of DNS,
-    // not a passing failure.
+    // not a passing failure. (A smarthost without an address is the
+    // administrator's to fix: its mail waits.)
     last = Error{550, "5.4.4", "Unable to route: no address for the mail hosts", ""};
   }
   job.done(failure(recipients, last));

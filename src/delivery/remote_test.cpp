@@ -494,6 +494,11 @@ TEST_F(RemoteTest, MailHostsWithoutAddressesArePermanent) {
   ASSERT_EQ(outcome.results.size(), 1u);
   EXPECT_EQ(outcome.results[0].code, 550);
   EXPECT_EQ(outcome.results[0].status(), "5.4.4");
+  // A smarthost without an address is a mistake to fix: the mail waits.
+  RemoteConfig via_smarthost = config;
+  via_smarthost.smarthost = "nothere.test:25";
+  auto waits = deliver(via_smarthost, message({"a@example.org"}), "example.org", dns.port());
+  EXPECT_EQ(waits.results.at(0).status(), "4.4.1") << waits.results[0].text;
   // A host with an address that does not answer stays temporary, and the
   // other messages waiting for that destination share the outcome.
   auto dead = deliver_all(config, {message({"a@slow.test"}), message({"b@slow.test"})}, "slow.test", dns.port(),

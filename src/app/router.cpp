@@ -51,8 +51,10 @@ queue::RecipientOutcome outcome_of(const smtp::client::RecipientResult& r, const
     if (!outcome.dsn_passed_on) success = queue::DsnAction::kRelayed;
     return {fmt::format("smtp:{}", outcome.connected_to), outcome.remote_mta, success};
   }
-  auto detail =
-      outcome.connected_to.empty() ? r.text : fmt::format("{} said: {} {}", outcome.connected_to, r.code, r.text);
+  // Whose words: the server's reply, or what tern made of the session.
+  auto detail = outcome.connected_to.empty() ? r.text
+                : r.in_reply_to.empty()      ? fmt::format("{}: {}", outcome.connected_to, r.text)
+                                             : fmt::format("{} said: {} {}", outcome.connected_to, r.code, r.text);
   return {Error{r.code, r.status(), r.text, detail}, outcome.remote_mta};
 }
 

@@ -169,6 +169,9 @@ void read_relay(Reader& r, const toml::node& node, Relay& relay) {
   if (!relay.smarthost_username.empty() && relay.smarthost.empty()) {
     r.fail(node, "'relay.smarthost_username' needs 'relay.smarthost'");
   }
+  if (!relay.smarthost_password.empty() && relay.smarthost_username.empty()) {
+    r.fail(node, "'relay.smarthost_password' needs 'relay.smarthost_username'");
+  }
 }
 
 void read_outbound(Reader& r, const toml::node& node, Outbound& outbound) {

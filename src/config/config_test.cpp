@@ -107,6 +107,8 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[relay]\nsmarthost = \"nowhere\"\n", "'relay.smarthost' must be host:port");
   expect_error("[relay]\nsmarthost_tls = \"yes\"\n", "'relay.smarthost_tls' must be one of may, required, implicit");
   expect_error("[relay]\nsmarthost_username = \"u\"\n", "'relay.smarthost_username' needs 'relay.smarthost'");
+  expect_error("[relay]\nsmarthost = \"a:1\"\nsmarthost_password = \"p\"\n",
+               "'relay.smarthost_password' needs 'relay.smarthost_username'");
   expect_error("[outbound]\nport = 70000\n", "'outbound.port' must be a port number");
   expect_error("[outbound]\nmax_connections_per_destination = 0\n",
                "'outbound.max_connections_per_destination' must be an integer >= 1");

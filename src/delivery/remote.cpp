@@ -29,8 +29,6 @@ RemoteOutcome outcome_of(const RemoteConnection& connection, RemoteConnection::T
           connection.capabilities().dsn};
 }
 
-Error error_of(const RecipientResult& r) { return Error{r.code, r.enhanced, r.text, ""}; }
-
 // RFC 5321 5.1: on a connection that failed, a refusing greeting (like
 // Postfix's smtp_skip_5xx_greeting) or a 4xx to EHLO, the next host may do
 // better. Never once the message content was sent: it may have arrived.
@@ -158,31 +156,36 @@ asio::awaitable<bool> RemoteDelivery::first_job(Destination& destination, Remote
     fail_all(destination.jobs, found.error());
     co_return false;
   }
-  Error last{451, "4.4.1", "No answer from host", ""};
-  bool connected = false, unresolvable = true;
+  std::optional<RemoteOutcome> refused;  // by the last host that answered
+  bool unresolvable = true;
   for (const auto& target : *found) {
     auto answer = co_await addresses(target);
     unresolvable = unresolvable && (answer.status == dns::Status::kNxDomain || answer.status == dns::Status::kNoData);
     bool answered = co_await connection.connect(target, answer.addresses);
     if (!answered) continue;
-    connected = true;
     auto transaction = co_await connection.send(job.message);
-    if (!worth_next_host(transaction)) {
-      job.done(outcome_of(connection, std::move(transaction)));
+    bool final = !worth_next_host(transaction);
+    auto outcome = outcome_of(connection, std::move(transaction));
+    if (final) {
+      job.done(std::move(outcome));
       co_return connection.ready();
     }
-    last = error_of(transaction.results.front());
+    refused = std::move(outcome);
   }
-  if (!connected && unresolvable && config_.smarthost.empty()) {
-    // RFC 3463 X.4.4: no host of the domain has an address; a fact of DNS,
-    // not a passing failure. (A smarthost without an address is the
-    // administrator's to fix: its mail waits.)
-    last = Error{550, "5.4.4", "Unable to route: no address for the mail hosts", ""};
+  if (refused) {
+    job.done(std::move(*refused));
+    co_return false;
   }
-  job.done(failure(recipients, last));
+  // RFC 3463 X.4.4: no host of the domain has an address, a fact of DNS
+  // rather than a passing failure. (A smarthost without an address is the
+  // administrator's to fix: its mail waits.)
+  auto error = unresolvable && config_.smarthost.empty()
+                   ? Error{550, "5.4.4", "Unable to route: no address for the mail hosts", ""}
+                   : Error{451, "4.4.1", "No answer from host", ""};
+  job.done(failure(recipients, error));
   // Nothing answered (Postfix marks the destination dead): the jobs waiting
   // for it get the same outcome now rather than each trying in turn.
-  if (!connected) fail_all(destination.jobs, last);
+  fail_all(destination.jobs, error);
   co_return false;
 }
 

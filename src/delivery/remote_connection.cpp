@@ -127,7 +127,10 @@ asio::awaitable<bool> RemoteConnection::connect(const Target& target,
     const bool implicit = config_.tls == RemoteConfig::Tls::kImplicit;
     if (implicit) {
       bool secured = co_await handshake();  // not inside the condition: GCC 12 miscompiles that
-      if (!secured) break;
+      if (!secured) {
+        tls_.reset();  // it refers to socket_, which the next address replaces
+        continue;
+      }
     }
     // Opportunistic STARTTLS, unless this host failed its handshake before:
     // then plaintext, as Postfix does at smtp_tls_security_level=may. The

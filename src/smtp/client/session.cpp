@@ -21,6 +21,13 @@ RecipientResult from_reply(const Reply& reply, std::string_view in_reply_to) {
   return {reply.code, reply.enhanced, reply.text(), in_reply_to};
 }
 
+// A server's reply quoted inside one of ours: "535 5.7.8 Bad credentials".
+std::string full_text(const Reply& reply) {
+  auto out = std::to_string(reply.code);
+  if (!reply.enhanced.empty()) out += " " + reply.enhanced;
+  return out + " " + reply.text();
+}
+
 std::string notify_value(unsigned notify) {
   if (notify & proto::kNotifyNever) return "NEVER";
   std::string out;
@@ -237,14 +244,14 @@ void Session::on_starttls(const Reply& reply) {
   // RFC 3207 4: 454 (TLS not available). Without a need for TLS the mail
   // goes on in plaintext; with one it waits (a 4xx whatever the server said:
   // the administrator may fix it).
-  if (needs_tls()) return fail_setup({454, "4.7.4", "STARTTLS failed: " + reply.text(), "STARTTLS"});
+  if (needs_tls()) return fail_setup({454, "4.7.4", "STARTTLS refused: " + full_text(reply), {}});
   after_ehlo();
 }
 
 // The server's extensions are known, after TLS if there is any.
 void Session::after_ehlo() {
   if (needs_tls() && !tls_active_) {
-    return fail_setup({454, "4.7.4", "TLS is required, but the server does not offer STARTTLS", "EHLO"});
+    return fail_setup({454, "4.7.4", "TLS is required, but the server does not offer STARTTLS", {}});
   }
   if (!options_.auth_username.empty()) return start_auth();
   setup_done();
@@ -263,7 +270,7 @@ void Session::start_auth() {
     auth_login_step_ = 0;
     return send_command("AUTH LOGIN", Awaiting::kAuth);
   }
-  fail_setup({454, "4.7.4", "The server offers no AUTH mechanism tern knows (PLAIN, LOGIN)", "EHLO"});
+  fail_setup({454, "4.7.4", "The server offers no AUTH mechanism tern knows (PLAIN, LOGIN)", {}});
 }
 
 void Session::on_auth(const Reply& reply) {
@@ -275,7 +282,7 @@ void Session::on_auth(const Reply& reply) {
   if (reply.code / 100 == 2) return setup_done();  // 235 2.7.0 (RFC 4954 6)
   // 535 5.7.8 (bad credentials) too is the administrator's to fix, not the
   // sender's: the mail waits.
-  fail_setup({454, "4.7.0", "Authentication failed: " + std::to_string(reply.code) + " " + reply.text(), "AUTH"});
+  fail_setup({454, "4.7.0", "Authentication failed: " + full_text(reply), {}});
 }
 
 void Session::on_rset(const Reply& reply) {

@@ -1,4 +1,4 @@
-# bench/lib.sh — shared by the benchmark scripts (accept.sh, relay.sh); source it, do
+# bench/lib.sh — shared by the benchmark scripts (accept.sh, relay.sh, restart.sh); source it, do
 # not run it. It reads the common environment, makes the temp dir, sets the EXIT trap
 # that stops everything a script started, and provides:
 #   helpers        log now calc free_port wait_listening count_files last_mtime
@@ -360,7 +360,7 @@ print_report() {
   echo "($(nproc) cores, load average before the run: $load_before; $report_store in $work, $(df -PT "$work" | awk 'NR == 2 { print $2 }'))"
   echo
   echo "$report_columns"
-  echo "|---|---|---|---|"
+  awk -F'|' '{ s = "|"; for (i = 2; i < NF; i++) s = s "---|"; print s }' <<<"$report_columns"
   local r
   for r in "${rows[@]}"; do echo "$r"; done
   echo

@@ -194,8 +194,9 @@ bool Scheduler::finish(Delivery& a) {
     const auto& error = outcome.result.error();
     DsnRecipient d{index, error.permanent() ? DsnAction::kFailed : DsnAction::kDelayed, error.enhanced,
                    outcome.remote_mta, describe(error), "smtp", now_t, 0};
-    spdlog::warn("event={} queue_id={} rcpt={} reply={} detail={}", error.permanent() ? "failed" : "deferred", id,
-                 rcpt, error.code, log_value(error.detail.empty() ? error.text : error.detail));
+    spdlog::warn("event={} queue_id={} rcpt={} reply={} status={} detail={}", error.permanent() ? "failed" : "deferred",
+                 id, rcpt, error.code, log_value(d.status.empty() ? "-" : d.status),
+                 log_value(error.detail.empty() ? error.text : error.detail));
     (error.permanent() ? failed : deferred).push_back(std::move(d));
   }
   if (!deferred.empty() && expired(retry_, arrival, now)) {

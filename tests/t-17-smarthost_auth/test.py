@@ -217,6 +217,7 @@ class StartTlsAuth(SmarthostTestCase):
                 self.assertEqual(e["queue_id"], queue_id, e)
                 self.assertIn("Authentication failed", e["detail"], e)
                 self.assertIn("535", e["detail"], e)  # what the server said
+                self.assertEqual(e["status"], "4.7.0", e)
             self.assertEqual([p.name for p in t.queue_files("active")], [queue_id])
             self.assertNotIn(wrong, t.log_text())
         self.assertEqual(t.proc.returncode, 0, t.log_tail())
@@ -241,9 +242,8 @@ class StartTlsAuth(SmarthostTestCase):
             t.stop()
 
     def test_wrong_password_status_in_delay_warning(self):
-        # The log line carries the reply code only; the enhanced status
-        # 4.7.0 shows in the delay warning (delay_warning = "1s": due at the
-        # second attempt).
+        # The enhanced status 4.7.0 shows in the delay warning too
+        # (delay_warning = "1s": due at the second attempt).
         server = self.scripted(tls=True, auth=f"{USER}:{PASSWORD}")
         extra = relay_toml(server.port, username=USER, password="not-the-password",
                            extra=WARN_SOON)
@@ -279,8 +279,7 @@ class TlsModes(SmarthostTestCase):
             events = self.assert_waiting(t, server, attempts=2)
             for e in events:
                 self.assertIn("TLS is required", e["detail"], e)
-        # The log line has no field for the enhanced status (4.7.4): see
-        # test_required_status_in_delay_warning.
+                self.assertEqual(e["status"], "4.7.4", e)
 
     def test_required_status_in_delay_warning(self):
         server = self.scripted()

@@ -28,6 +28,8 @@ struct DeliveryState {
   std::vector<std::size_t> pending() const;
 };
 
+// `recipients`: how many the message has (done lines beyond are ignored;
+// 0 reads the schedule alone).
 DeliveryState load_state(const std::string& path, std::size_t recipients);
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines);
 

@@ -122,6 +122,17 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
     std::lock_guard lock(mutex_);
     --active_;
   };
+  // After a restart, a message keeps the schedule it had. Its state file
+  // alone tells (the queue file is not opened for a message not yet due:
+  // at a restart that is most of them).
+  if (!ready.fresh) {
+    auto schedule = load_state(spool_.state_path(ready.id), 0);
+    if (schedule.next_attempt > std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())) {
+      defer(ready.id, std::chrono::system_clock::from_time_t(schedule.next_attempt));
+      not_started();
+      return nullptr;
+    }
+  }
   auto message = load_queued(ready.id, spool_.active_path(ready.id));
   if (!message) {
     // Kept in the queue for the administrator; nothing we can deliver.
@@ -133,13 +144,6 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   auto recipients = message->envelope.recipients.size();
   auto state = ready.fresh ? DeliveryState{std::vector<bool>(recipients, false)}
                            : load_state(spool_.state_path(ready.id), recipients);
-  // After a restart, a message keeps the schedule it had.
-  auto now = std::chrono::system_clock::now();
-  if (state.next_attempt > std::chrono::system_clock::to_time_t(now)) {
-    defer(ready.id, std::chrono::system_clock::from_time_t(state.next_attempt));
-    not_started();
-    return nullptr;
-  }
   auto delivery = std::make_shared<Delivery>(std::move(message.value()), std::move(state),
                                              [this](DeliveryPtr d) { on_finished(std::move(d)); });
   if (!delivery->pending().empty()) deliver_(*delivery, durability);

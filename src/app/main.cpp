@@ -1,5 +1,7 @@
 // tern: the command line. `tern serve`, `tern check-config`, `tern --version`.
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -12,6 +14,16 @@ namespace {
 tern::Result<tern::config::Config> load(const std::string& path) {
   if (path.empty()) return tern::config::parse(tern::config::kEmbeddedDefault, "(embedded default)");
   return tern::config::load_file(path);
+}
+
+// The file holds a password (relay.smarthost_password): say so when others
+// may read it. A warning, not a refusal: the administrator decides.
+void warn_if_password_readable(const std::string& path, const tern::config::Config& config) {
+  struct stat st {};
+  if (path.empty() || config.relay.smarthost_password.empty() || ::stat(path.c_str(), &st) != 0) return;
+  if ((st.st_mode & 077) == 0) return;
+  std::cerr << "tern: warning: " << path << " holds relay.smarthost_password and others may read it (mode "
+            << std::oct << (st.st_mode & 0777) << std::dec << "); chmod 600 it\n";
 }
 
 }  // namespace
@@ -36,6 +48,7 @@ int main(int argc, char** argv) {
     std::cerr << "tern: config " << config_path << ": 'relay.networks': " << networks.error().text << "\n";
     return 1;
   }
+  warn_if_password_readable(config_path, *config);
   if (check->parsed()) {
     std::cout << "config ok\n";
     return 0;

@@ -374,6 +374,23 @@ class CheckConfig(unittest.TestCase):
                 "[relay]", 'smarthost = "smtp.example.net:465"', f'smarthost_tls = "{mode}"'])
             self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace"))
 
+    def test_readable_password_file_warns(self):
+        lines = ["[relay]", 'smarthost = "smtp.example.net:587"', 'smarthost_username = "tern@example.test"',
+                 'smarthost_password = "s3cret"']
+        p, _ = self.check_config("readable.toml", lines)
+        os.chmod(self.dir / "readable.toml", 0o644)
+        p = subprocess.run([ternlib.tern_bin(), "check-config", "--config", str(self.dir / "readable.toml")],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30, cwd=str(self.dir))
+        err = p.stderr.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, err)  # a warning, not an error
+        self.assertIn("warning", err)
+        self.assertIn("chmod 600", err)
+        self.assertNotIn("s3cret", err)
+        os.chmod(self.dir / "readable.toml", 0o600)
+        p = subprocess.run([ternlib.tern_bin(), "check-config", "--config", str(self.dir / "readable.toml")],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30, cwd=str(self.dir))
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+
     def test_username_without_smarthost(self):
         err = self.assert_error("no-smarthost.toml", [
             "[relay]", 'smarthost_username = "tern@example.test"',

@@ -84,6 +84,9 @@ int serve(const config::Config& config) {
                                                                  : delivery::RemoteConfig::Tls::kMay;
   remote_config.auth_username = config.relay.smarthost_username;
   remote_config.auth_password = config.relay.smarthost_password;
+  remote_config.connect_timeout = config.outbound.connect_timeout;
+  remote_config.command_timeout = config.outbound.command_timeout;
+  remote_config.end_of_data_timeout = config.outbound.data_timeout;
   remote_config.max_connections = config.outbound.max_connections;
   remote_config.max_connections_per_destination = config.outbound.max_connections_per_destination;
   delivery::RemoteDelivery remote(outbound.io().get_executor(), **resolver, remote_config);

@@ -91,6 +91,12 @@ class Reader {
     out = *parsed;
   }
 
+  // A time limit: 0 would fail every conversation at once.
+  void timeout(const toml::node& node, const std::string& name, std::chrono::seconds& out) {
+    duration(node, name, out);
+    if (!error && out.count() <= 0) fail(node, fmt::format("'{}' must be more than 0", name));
+  }
+
   void strings(const toml::node& node, const std::string& name, std::vector<std::string>& out) {
     const auto* array = node.as_array();
     if (!array) return fail(node, fmt::format("'{}' must be an array of strings", name));
@@ -125,8 +131,8 @@ void read_limits(Reader& r, const toml::node& node, Limits& l) {
       {"max_line_length", [&](auto& n, auto& k) { r.integer(n, k, l.max_line_length, 1000); }},
       {"max_errors", [&](auto& n, auto& k) { r.integer(n, k, l.max_errors, 1); }},
       {"max_received_headers", [&](auto& n, auto& k) { r.integer(n, k, l.max_received_headers, 1); }},
-      {"command_timeout", [&](auto& n, auto& k) { r.duration(n, k, l.command_timeout); }},
-      {"data_timeout", [&](auto& n, auto& k) { r.duration(n, k, l.data_timeout); }},
+      {"command_timeout", [&](auto& n, auto& k) { r.timeout(n, k, l.command_timeout); }},
+      {"data_timeout", [&](auto& n, auto& k) { r.timeout(n, k, l.data_timeout); }},
   };
   r.table(*t, "limits", keys);
 }
@@ -187,6 +193,9 @@ void read_outbound(Reader& r, const toml::node& node, Outbound& outbound) {
       {"max_connections", [&](auto& n, auto& k) { r.integer(n, k, outbound.max_connections, 1); }},
       {"max_connections_per_destination",
        [&](auto& n, auto& k) { r.integer(n, k, outbound.max_connections_per_destination, 1); }},
+      {"connect_timeout", [&](auto& n, auto& k) { r.timeout(n, k, outbound.connect_timeout); }},
+      {"command_timeout", [&](auto& n, auto& k) { r.timeout(n, k, outbound.command_timeout); }},
+      {"data_timeout", [&](auto& n, auto& k) { r.timeout(n, k, outbound.data_timeout); }},
   };
   r.table(*t, "outbound", keys);
 }

@@ -70,6 +70,13 @@ struct Outbound {
   // default_destination_concurrency_limit.
   std::size_t max_connections = 100;
   std::size_t max_connections_per_destination = 20;
+  // How long the remote server may take (RFC 5321 4.5.3.2): to accept the
+  // connection (Postfix: smtp_connect_timeout); to reply to the greeting and
+  // each command (at least 5 minutes, 4.5.3.2.1-4, 4.5.3.2.7); to reply
+  // after the end of the data (at least 10 minutes, 4.5.3.2.6).
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds command_timeout{300};
+  std::chrono::seconds data_timeout{600};
 };
 
 struct Dns {

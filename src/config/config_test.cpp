@@ -58,6 +58,9 @@ smarthost_password = "s3cret"
 port = 2527
 max_connections = 10
 max_connections_per_destination = 3
+connect_timeout = "10s"
+command_timeout = "2m"
+data_timeout = "15m"
 [dns]
 servers = ["127.0.0.1:5353"]
 )", "t.toml");
@@ -82,6 +85,9 @@ servers = ["127.0.0.1:5353"]
   EXPECT_EQ(c->outbound.port, 2527);
   EXPECT_EQ(c->outbound.max_connections, 10u);
   EXPECT_EQ(c->outbound.max_connections_per_destination, 3u);
+  EXPECT_EQ(c->outbound.connect_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(c->outbound.command_timeout, std::chrono::seconds(120));
+  EXPECT_EQ(c->outbound.data_timeout, std::chrono::seconds(900));
   EXPECT_EQ(c->dns.servers, std::vector<std::string>{"127.0.0.1:5353"});
 }
 
@@ -110,6 +116,8 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[relay]\nsmarthost = \"a:1\"\nsmarthost_password = \"p\"\n",
                "'relay.smarthost_password' needs 'relay.smarthost_username'");
   expect_error("[outbound]\nport = 70000\n", "'outbound.port' must be a port number");
+  expect_error("[outbound]\ncommand_timeout = \"0\"\n", "'outbound.command_timeout' must be more than 0");
+  expect_error("[limits]\ndata_timeout = \"0s\"\n", "'limits.data_timeout' must be more than 0");
   expect_error("[outbound]\nmax_connections_per_destination = 0\n",
                "'outbound.max_connections_per_destination' must be an integer >= 1");
   expect_error("[dns]\nservers = [\"x\"]\n", "'dns.servers' entries must be ip:port");

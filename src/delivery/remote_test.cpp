@@ -343,6 +343,27 @@ TEST_F(RemoteTest, ImplicitTlsWithAuth) {
   EXPECT_NE(files[0].find("\ntls yes\n"), std::string::npos) << files[0];
 }
 
+TEST_F(RemoteTest, SilentServerTimesOut) {
+  // A socket that listens but never accepts: the connection is made (the
+  // kernel's backlog), the greeting never comes.
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  config.command_timeout = std::chrono::seconds(1);
+  auto outcome = deliver(config, message({"a@remote.test"}), "remote.test");  // gives up after 30 s
+  ::close(listener);
+  ASSERT_EQ(outcome.results.size(), 1u);
+  EXPECT_EQ(outcome.results[0].status(), "4.4.2") << outcome.results[0].text;
+  EXPECT_EQ(outcome.results[0].text, "Timed out waiting for the server");
+}
+
 TEST_F(RemoteTest, NobodyListeningIsTemporary) {
   RemoteConfig config;
   config.smarthost = "127.0.0.1:" + std::to_string(free_port());

@@ -16,12 +16,15 @@ aiosmtpd server and Postfix's smtp-sink as smarthosts):
   connection, and its close is logged with messages=8;
 - max_connections_per_destination = 2 with a slow server: all six messages
   arrive, never more than two connections are open at once, and two are;
+- [outbound] command_timeout: a smarthost that never greets is given up,
+  the message deferred with 451 4.4.2;
 - SIGTERM while a remote server holds its reply to the data: tern exits 0,
   the message stays queued, and it is delivered after the restart.
 """
 import os
 import shutil
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -296,6 +299,30 @@ class Connections(unittest.TestCase):
                 self.assertEqual(len(t.log_events("delivered")), 6)
         finally:
             server.stop()
+
+
+class Timeouts(unittest.TestCase):
+    def test_silent_server_is_given_up(self):
+        # A smarthost that takes the connection (the kernel's backlog) and
+        # never sends its greeting: [outbound] command_timeout = "1s" gives
+        # it up, and the message is deferred.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        try:
+            port = listener.getsockname()[1]
+            extra = (f'[relay]\nsmarthost = "127.0.0.1:{port}"\n'
+                     '[outbound]\ncommand_timeout = "1s"\n'
+                     '[queue]\nretry_interval = "1h"\nmax_retry_interval = "1h"')
+            with Tern(users=["alice"], extra_toml=extra) as t:
+                send_many(t.port, "alice@example.test", "ok@remote.test", 1)
+                e = t.wait_log_events("deferred", 1, timeout=30)[0]
+                self.assertEqual(e["reply"], "451", e)
+                self.assertEqual(e["status"], "4.4.2", e)
+                self.assertIn("Timed out", e["detail"], e)
+                self.assertEqual(len(t.queue_files("active")), 1)
+        finally:
+            listener.close()
 
 
 class StopDuringDelivery(unittest.TestCase):

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <iostream>
 #include <thread>
 
@@ -27,6 +28,8 @@ namespace {
 // outbound event loop. Measured here with 20 senders: 2 workers 1,750
 // msgs/s accepted, 1 worker 1,600, 4 workers (with 4 committers) 1,170.
 constexpr std::size_t kDeliveryWorkers = 2;
+// At stop, how long outbound connections may take to finish and say QUIT.
+constexpr auto kOutboundGrace = std::chrono::seconds(2);
 
 // The outbound event loop: remote deliveries and DNS, on a thread of its own.
 // Coroutines still suspended when it stops are destroyed with the
@@ -119,10 +122,16 @@ int serve(const config::Config& config) {
     io.stop();
   });
   io.run();
-  // Remote deliveries stop where they are; the scheduler records those that
-  // ended (it may queue bounces, so the spool still runs); commits already
-  // handed to the spool finish; everything else stays in the queue for the
-  // next start.
+  // Outbound connections end politely: idle ones say QUIT, busy ones may
+  // finish their transaction (up to kOutboundGrace); then the rest stop
+  // where they are. The scheduler records the deliveries that ended (it may
+  // queue bounces, so the spool still runs); commits already handed to the
+  // spool finish; everything else stays in the queue for the next start.
+  remote.close();
+  for (auto waited = std::chrono::milliseconds(0); remote.open_connections() > 0 && waited < kOutboundGrace;
+       waited += std::chrono::milliseconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   outbound.stop();
   scheduler.stop();
   spool.stop();

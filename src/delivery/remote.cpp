@@ -79,12 +79,23 @@ void RemoteDelivery::submit(RemoteJob job) {
   asio::post(executor_, [this, job = std::move(job)]() mutable { enqueue(std::move(job)); });
 }
 
+void RemoteDelivery::close() {
+  asio::post(executor_, [this] {
+    closing_ = true;
+    for (auto& [key, destination] : destinations_) {
+      for (auto* timer : destination.idle) timer->cancel();
+      destination.idle.clear();
+    }
+  });
+}
+
 // With a smarthost, every domain goes to the same place.
 std::string RemoteDelivery::destination_of(const std::string& domain) const {
   return config_.smarthost.empty() ? to_lower(domain) : config_.smarthost;
 }
 
 void RemoteDelivery::enqueue(RemoteJob job) {
+  if (closing_) return;  // the message stays queued for the next start
   auto key = destination_of(job.domain);
   auto& destination = destinations_[key];
   destination.jobs.push_back(std::move(job));
@@ -105,7 +116,7 @@ void RemoteDelivery::open_connection(const std::string& key) {
     return;
   }
   ++destination.connections;
-  ++connections_;
+  open_connections_ = ++connections_;
   asio::co_spawn(executor_, connection(key), asio::detached);
 }
 
@@ -113,7 +124,8 @@ void RemoteDelivery::connection_closed(const std::string& key) {
   auto it = destinations_.find(key);
   auto& destination = it->second;
   --destination.connections;
-  --connections_;
+  open_connections_ = --connections_;
+  if (closing_) return;
   if (!destination.jobs.empty()) open_connection(key);
   while (connections_ < config_.max_connections && !waiting_.empty()) {
     auto& next = destinations_[waiting_.front()];
@@ -133,7 +145,7 @@ asio::awaitable<void> RemoteDelivery::connection(std::string key) {
     // (No co_await inside a condition: GCC 12 miscompiles some of them.)
     bool open = co_await first_job(destination, connection);
     auto opened = std::chrono::steady_clock::now();
-    while (open && connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime) {
+    while (open && !closing_ && connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime) {
       open = co_await next_job(destination, connection);
     }
     co_await connection.quit();
@@ -212,12 +224,12 @@ asio::awaitable<bool> RemoteDelivery::next_job(Destination& destination, RemoteC
 // Waits up to idle_time for a job; not when another destination waits for a
 // connection slot.
 asio::awaitable<bool> RemoteDelivery::wait_for_job(Destination& destination) {
-  if (!waiting_.empty()) co_return false;
+  if (!waiting_.empty() || closing_) co_return false;
   asio::steady_timer timer(executor_, config_.idle_time);
   destination.idle.push_back(&timer);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   std::erase(destination.idle, &timer);
-  co_return !destination.jobs.empty();
+  co_return !closing_ && !destination.jobs.empty();
 }
 
 // The hosts to try, in order: the smarthost, or the domain's MX hosts

@@ -9,6 +9,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -42,6 +43,12 @@ class RemoteDelivery {
 
   // From any thread.
   void submit(RemoteJob job);
+  // From any thread, when tern stops: no new job or connection is started;
+  // idle connections say QUIT now, busy ones after their transaction.
+  // Jobs not started stay queued (their `done` is never called).
+  void close();
+  // Connections open; from any thread (to wait for close() to take effect).
+  std::size_t open_connections() const { return open_connections_.load(); }
 
  private:
   struct Destination {
@@ -70,6 +77,8 @@ class RemoteDelivery {
   std::map<std::string, Destination> destinations_;
   std::deque<std::string> waiting_;  // destinations with jobs and no connection slot
   std::size_t connections_ = 0;
+  std::atomic<std::size_t> open_connections_{0};  // connections_, for other threads
+  bool closing_ = false;
 };
 
 }  // namespace tern::delivery

@@ -19,7 +19,8 @@ aiosmtpd server and Postfix's smtp-sink as smarthosts):
 - [outbound] command_timeout: a smarthost that never greets is given up,
   the message deferred with 451 4.4.2;
 - SIGTERM while a remote server holds its reply to the data: tern exits 0,
-  the message stays queued, and it is delivered after the restart.
+  and the message, if not delivered, stays queued and is delivered after
+  the restart.
 """
 import os
 import shutil
@@ -327,21 +328,22 @@ class Timeouts(unittest.TestCase):
 
 class StopDuringDelivery(unittest.TestCase):
     def test_sigterm_mid_transaction_keeps_the_message(self):
-        # The server holds its reply to the data for 4 s; tern is stopped
-        # during that wait. It exits at once and cleanly, the message stays
-        # queued (the server's 250 never came), and after a restart it is
-        # delivered.
-        server = Scripted(delay=4)
+        # The server holds its reply to the data for 6 s; tern is stopped
+        # during that wait. It gives the transaction a short grace, then
+        # exits cleanly; the message is either recorded as delivered or
+        # still queued (the server's 250 never came), and after a restart
+        # it is delivered if it was not.
+        server = Scripted(delay=6)
         try:
             extra = (f'[relay]\nsmarthost = "127.0.0.1:{server.port}"\n'
                      '[queue]\nretry_interval = "1s"\nmax_retry_interval = "1s"')
             t = Tern(users=["alice"], extra_toml=extra)
             with t:
                 send_many(t.port, "alice@example.test", "ok@remote.test", 1)
-                time.sleep(1.0)  # inside the server's 4 s delay
+                time.sleep(1.0)  # inside the server's 6 s delay
                 self.assertEqual(t.stop(), 0, t.log_tail())
-                self.assertEqual(t.log_events("delivered"), [])
-                self.assertEqual(len(t.queue_files("active")), 1)
+                if not t.log_events("delivered"):
+                    self.assertEqual(len(t.queue_files("active")), 1)
                 t.restart()
                 t.wait_log_events("delivered", 1, timeout=30, rcpt="ok@remote.test")
                 t.wait_queue_empty(30)

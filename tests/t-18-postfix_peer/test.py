@@ -365,6 +365,7 @@ class PostfixPeer(unittest.TestCase):
         for s in sessions:
             self.assertRegex(s, r"\behlo=1\b", s)
             self.assertNotRegex(s, r"\bdata=", s)  # CHUNKING offered: BDAT, never DATA
+            self.assertRegex(s, r"\bquit=1\b", s)  # idle, or at tern's stop: QUIT (RFC 5321 4.1.1.10)
         self.assertNotIn("improper command pipelining", log)
         self.assertRegex(log, r"disconnect from .*\bbdat=([2-9]|\d\d+)", "200 KB in one BDAT?")
 

@@ -107,6 +107,18 @@ class RemoteTest : public ::testing::Test {
     return m;
   }
 
+  // The command line of the scripted server (tests/lib/scripted_smtp.py),
+  // dumping into dir_/scripted; `tls`: with the certificate of
+  // make_certificate().
+  std::vector<std::string> scripted(std::vector<std::string> more = {}, bool tls = false) {
+    fsys::create_directory(dir_ + "/scripted");
+    std::vector<std::string> args{"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump",
+                                  dir_ + "/scripted", "--lifetime", "60"};
+    if (tls) args.insert(args.end(), {"--tls-cert", dir_ + "/cert.pem", "--tls-key", dir_ + "/key.pem"});
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  }
+
   // A self-signed certificate for a TLS test server.
   void make_certificate() {
     auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + dir_ +
@@ -189,9 +201,7 @@ TEST_F(RemoteTest, SmarthostSmtpSinkTakesTheMessage) {
 }
 
 TEST_F(RemoteTest, PerRecipientRepliesAndDroppedConnection) {
-  fsys::create_directory(dir_ + "/scripted");
-  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
-                "--lifetime", "60"});
+  Child server(scripted());
   auto port = server.first_line();
   ASSERT_FALSE(port.empty());
   RemoteConfig config;
@@ -230,9 +240,7 @@ TEST_F(RemoteTest, AddressLiteralDomainNeedsNoDns) {
 
 TEST_F(RemoteTest, OpportunisticStarttls) {
   make_certificate();
-  fsys::create_directory(dir_ + "/scripted");
-  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
-                "--lifetime", "60", "--tls-cert", dir_ + "/cert.pem", "--tls-key", dir_ + "/key.pem"});
+  Child server(scripted({}, true));
   auto port = server.first_line();
   ASSERT_FALSE(port.empty());
   RemoteConfig config;
@@ -247,10 +255,7 @@ TEST_F(RemoteTest, OpportunisticStarttls) {
 
 TEST_F(RemoteTest, FailedTlsIsRetriedInPlaintext) {
   make_certificate();
-  fsys::create_directory(dir_ + "/scripted");
-  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
-                "--lifetime", "60", "--tls-cert", dir_ + "/cert.pem", "--tls-key", dir_ + "/key.pem",
-                "--tls-broken"});
+  Child server(scripted({"--tls-broken"}, true));
   auto port = server.first_line();
   ASSERT_FALSE(port.empty());
   RemoteConfig config;
@@ -266,22 +271,10 @@ TEST_F(RemoteTest, FailedTlsIsRetriedInPlaintext) {
   EXPECT_NE(files[0].find("tls no\n"), std::string::npos) << files[0];
 }
 
-// A scripted server with a certificate, and more arguments.
-std::vector<std::string> scripted_tls(const std::string& dir, std::vector<std::string> more) {
-  std::vector<std::string> args{"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py",
-                                "--dump",           dir + "/scripted",
-                                "--lifetime",       "60",
-                                "--tls-cert",       dir + "/cert.pem",
-                                "--tls-key",        dir + "/key.pem"};
-  args.insert(args.end(), more.begin(), more.end());
-  return args;
-}
-
 TEST_F(RemoteTest, SmarthostAuthAfterStarttls) {
   make_certificate();
-  fsys::create_directory(dir_ + "/scripted");
   for (std::string mechanism : {"PLAIN", "LOGIN"}) {
-    Child server(scripted_tls(dir_, {"--auth", "relay-user:s3cret", "--auth-mechanism", mechanism}));
+    Child server(scripted({"--auth", "relay-user:s3cret", "--auth-mechanism", mechanism}, true));
     auto port = server.first_line();
     ASSERT_FALSE(port.empty());
     RemoteConfig config;
@@ -305,9 +298,7 @@ TEST_F(RemoteTest, SmarthostAuthAfterStarttls) {
 }
 
 TEST_F(RemoteTest, RequiredTlsWithoutStarttlsWaits) {
-  fsys::create_directory(dir_ + "/scripted");
-  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
-                "--lifetime", "60"});
+  Child server(scripted());
   auto port = server.first_line();
   ASSERT_FALSE(port.empty());
   RemoteConfig config;
@@ -326,8 +317,7 @@ TEST_F(RemoteTest, RequiredTlsWithoutStarttlsWaits) {
 
 TEST_F(RemoteTest, ImplicitTlsWithAuth) {
   make_certificate();
-  fsys::create_directory(dir_ + "/scripted");
-  Child server(scripted_tls(dir_, {"--implicit-tls", "--auth", "relay-user:s3cret"}));
+  Child server(scripted({"--implicit-tls", "--auth", "relay-user:s3cret"}, true));
   auto port = server.first_line();
   ASSERT_FALSE(port.empty());
   RemoteConfig config;
@@ -417,9 +407,7 @@ std::vector<std::string> dump_field(const std::vector<std::string>& files, const
 }
 
 TEST_F(RemoteTest, ConnectionIsReusedForTheNextMessages) {
-  fsys::create_directory(dir_ + "/scripted");
-  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
-                "--lifetime", "60"});
+  Child server(scripted());
   auto port = server.first_line();
   ASSERT_FALSE(port.empty());
   RemoteConfig config;
@@ -443,10 +431,8 @@ TEST_F(RemoteTest, ConnectionIsReusedForTheNextMessages) {
 }
 
 TEST_F(RemoteTest, ConnectionsPerDestinationAreLimited) {
-  fsys::create_directory(dir_ + "/scripted");
   // Each DATA takes 0.3 s: the client's connections overlap.
-  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
-                "--lifetime", "60", "--delay", "0.3"});
+  Child server(scripted({"--delay", "0.3"}));
   auto port = server.first_line();
   ASSERT_FALSE(port.empty());
   RemoteConfig config;
@@ -468,9 +454,7 @@ TEST_F(RemoteTest, ConnectionsPerDestinationAreLimited) {
 }
 
 TEST_F(RemoteTest, ConnectionsInAllAreLimited) {
-  fsys::create_directory(dir_ + "/scripted");
-  Child server({"/usr/bin/python3", TERN_SOURCE_DIR "/tests/lib/scripted_smtp.py", "--dump", dir_ + "/scripted",
-                "--lifetime", "60", "--delay", "0.2"});
+  Child server(scripted({"--delay", "0.2"}));
   auto port = server.first_line();
   ASSERT_FALSE(port.empty());
   // Two destinations (implicit MX), both on the scripted server.

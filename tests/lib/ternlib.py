@@ -313,6 +313,11 @@ class Tern:
                         what=f"{count} log line(s) event={event} {fields}")
 
     # -- files -------------------------------------------------------------
+    def reports(self, user="alice", domain="example.test"):
+        """The delivery status notifications (multipart/report) in a Maildir, as text."""
+        contents = (f.read_bytes() for f in self.maildir(user, domain))
+        return [c.decode("utf-8", "replace") for c in contents if b"multipart/report" in c]
+
     def maildir(self, user, domain="example.test", sub="new"):
         """Sorted paths of the files in data_dir/mail/<domain>/<user>/<sub>."""
         d = self.data_dir / "mail" / domain / user / sub

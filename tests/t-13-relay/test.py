@@ -20,33 +20,14 @@ import subprocess
 import sys
 import time
 import unittest
-from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ternlib  # noqa: E402
+from scripted import Scripted  # noqa: E402
 from ternlib import Tern, check  # noqa: E402
 
-LIB = Path(__file__).resolve().parent.parent / "lib"
 SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
-
-
-class Scripted:
-    """tests/lib/scripted_smtp.py: replies by recipient local part."""
-
-    def __init__(self):
-        self.dump = ternlib.make_tempdir("tern-scripted-")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", str(LIB / "scripted_smtp.py"), "--dump", str(self.dump),
-             "--lifetime", "100"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.port = int(self.proc.stdout.readline())
-
-    def messages(self):
-        return [p.read_bytes() for p in sorted(self.dump.iterdir())]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def send(port, sender, rcpts, body="Subject: relay test\r\n\r\nhello\r\n..dot\r\n"):
@@ -57,15 +38,6 @@ def send(port, sender, rcpts, body="Subject: relay test\r\n\r\nhello\r\n..dot\r\
         return reply
     finally:
         d.close()
-
-
-def bounces(t, user="alice"):
-    out = []
-    for f in t.maildir(user):
-        content = f.read_bytes()
-        if b"multipart/report" in content:
-            out.append(content.decode("utf-8", "replace"))
-    return out
 
 
 def wait_for(predicate, what, timeout=30):
@@ -105,8 +77,8 @@ class Relay(unittest.TestCase):
                     self.assertIn(b"\r\n.dot\r\n", m)          # dot-stuffing undone end to end
                     self.assertIn(b"Received: from client.example", m)
                 # perm@ bounces at once; temp@ after max_lifetime (4.4.7).
-                wait_for(lambda: len(bounces(t)) >= 2, "two bounces in alice's Maildir", 40)
-                reports = bounces(t)
+                wait_for(lambda: len(t.reports()) >= 2, "two bounces in alice's Maildir", 40)
+                reports = t.reports()
                 failed = [r for r in reports if "Status: 5.1.1" in r]
                 expired = [r for r in reports if "Status: 4.4.7" in r]
                 self.assertEqual(len(failed), 1, reports)
@@ -143,8 +115,8 @@ class Relay(unittest.TestCase):
                 wait_for(lambda: len(server.messages()) >= 1, "delivery to the MX host")
                 self.assertIn(b"rcpt ok@mx.test", server.messages()[0])
                 # RFC 7505 null MX: a bounce with 5.1.10, no connection tried.
-                wait_for(lambda: len(bounces(t)) >= 1, "null MX bounce")
-                self.assertIn("Status: 5.1.10", bounces(t)[0])
+                wait_for(lambda: len(t.reports()) >= 1, "null MX bounce")
+                self.assertIn("Status: 5.1.10", t.reports()[0])
                 t.wait_queue_empty(30)
         finally:
             dns.terminate()
@@ -173,7 +145,7 @@ class Relay(unittest.TestCase):
             sink.communicate(timeout=10)
         # smtp-sink without -c prints nothing; the queue drained with no
         # bounce (a bounce to bench@example.test would be in its Maildir).
-        self.assertEqual(bounces(t, "bench"), [])
+        self.assertEqual(t.reports("bench"), [])
 
 
 if __name__ == "__main__":

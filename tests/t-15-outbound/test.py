@@ -30,13 +30,12 @@ import subprocess
 import sys
 import time
 import unittest
-from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ternlib  # noqa: E402
+from scripted import Scripted  # noqa: E402
 from ternlib import Tern, check  # noqa: E402
 
-LIB = Path(__file__).resolve().parent.parent / "lib"
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 
 
@@ -55,50 +54,6 @@ def ehlo_keywords(port):
         if code != 250:
             raise AssertionError(f"EHLO to port {port}: {code}")
         return set(s.esmtp_features)
-
-
-class Scripted:
-    """tests/lib/scripted_smtp.py: replies by recipient local part, one dump
-    file per message ("connection N", "concurrent N", "rcpt X", ...)."""
-
-    def __init__(self, delay=0.0):
-        self.dump = ternlib.make_tempdir("tern-scripted-")
-        args = ["/usr/bin/python3", str(LIB / "scripted_smtp.py"), "--dump", str(self.dump),
-                "--lifetime", "100"]
-        if delay:
-            args += ["--delay", str(delay)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     preexec_fn=ternlib._die_with_parent)
-        try:
-            line = self.proc.stdout.readline()
-            self.port = int(line)
-        except ValueError:
-            self.stop()
-            raise AssertionError(f"scripted_smtp.py printed no port: {line!r}")
-
-    def messages(self):
-        return [p.read_bytes() for p in sorted(self.dump.iterdir())]
-
-    def envelopes(self):
-        """Per message: the dump's envelope lines as {key: [values]}."""
-        out = []
-        for m in self.messages():
-            fields = {}
-            for line in m.split(b"\n\n", 1)[0].decode("utf-8", "replace").split("\n"):
-                key, _, value = line.partition(" ")
-                fields.setdefault(key, []).append(value)
-            out.append(fields)
-        return out
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc.stdout.close()
 
 
 class Sink:
@@ -159,15 +114,6 @@ def send_many(port, sender, rcpt, n):
         d.close()
 
 
-def reports(t, user="alice"):
-    out = []
-    for f in t.maildir(user):
-        content = f.read_bytes()
-        if b"multipart/report" in content:
-            out.append(content.decode("utf-8", "replace"))
-    return out
-
-
 class SuccessDsn(unittest.TestCase):
     def test_local_notify_success(self):
         with Tern(users=["alice", "bob"]) as t:
@@ -178,10 +124,10 @@ class SuccessDsn(unittest.TestCase):
 
             send(t.port, "alice@example.test", "bob@example.test", "NOTIFY=SUCCESS",
                  subject="wants a receipt")
-            wait_for(lambda: len(reports(t)) >= 1, "a success DSN in alice's Maildir")
+            wait_for(lambda: len(t.reports()) >= 1, "a success DSN in alice's Maildir")
             self.assertEqual(len(t.maildir("bob")), 1)
             self.assertIn(b"Subject: wants a receipt", t.maildir("bob")[0].read_bytes())
-            r = reports(t)[0]
+            r = t.reports()[0]
             self.assertTrue(r.startswith("Return-Path: <>\n"), r[:200])
             self.assertIn("report-type=delivery-status", r)
             self.assertIn("Action: delivered", r)
@@ -195,7 +141,7 @@ class SuccessDsn(unittest.TestCase):
             send(t.port, "alice@example.test", "bob@example.test", subject="no receipt")
             t.wait_maildir_count("bob", 2)
             t.wait_queue_empty()
-            self.assertEqual(len(reports(t)), 1, reports(t))
+            self.assertEqual(len(t.reports()), 1, t.reports())
             self.assertEqual(len(t.maildir("alice")), 1)
             self.assertEqual(len(t.log_events("dsn")), 1, t.log_events("dsn"))
 
@@ -208,13 +154,13 @@ class SuccessDsn(unittest.TestCase):
             with Tern(users=["alice"], extra_toml=extra) as t:
                 send(t.port, "alice@example.test", "ok@remote.test", "NOTIFY=SUCCESS")
                 wait_for(lambda: len(server.messages()) >= 1, "the relayed message")
-                wait_for(lambda: len(reports(t)) >= 1, "a relayed DSN in alice's Maildir")
+                wait_for(lambda: len(t.reports()) >= 1, "a relayed DSN in alice's Maildir")
                 t.wait_queue_empty()
                 env = server.envelopes()
                 self.assertEqual(len(env), 1, env)
                 self.assertEqual(env[0]["rcpt"], ["ok@remote.test"])
                 self.assertEqual(env[0]["from"], ["alice@example.test"])
-                rs = reports(t)
+                rs = t.reports()
                 self.assertEqual(len(rs), 1, rs)
                 r = rs[0]
                 self.assertTrue(r.startswith("Return-Path: <>\n"), r[:200])
@@ -250,7 +196,7 @@ class SuccessDsn(unittest.TestCase):
                 # The remote server took the request on: no report from tern.
                 # (A report would be queued before the message left the
                 # queue, and delivered before the queue was empty.)
-                self.assertEqual(reports(t), [])
+                self.assertEqual(t.reports(), [])
                 self.assertEqual(t.maildir("alice"), [])
                 self.assertEqual(t.log_events("dsn"), [])
         finally:
@@ -282,7 +228,7 @@ class Connections(unittest.TestCase):
         # Each DATA takes the server 1 s: the second message is queued while
         # the first connection is still busy with the first (even on a
         # loaded machine), so a second connection opens, and no third.
-        server = Scripted(delay=1.0)
+        server = Scripted("--delay", "1.0")
         try:
             extra = (f'[relay]\nsmarthost = "127.0.0.1:{server.port}"\n'
                      '[outbound]\nmax_connections_per_destination = 2')
@@ -333,7 +279,7 @@ class StopDuringDelivery(unittest.TestCase):
         # exits cleanly; the message is either recorded as delivered or
         # still queued (the server's 250 never came), and after a restart
         # it is delivered if it was not.
-        server = Scripted(delay=6)
+        server = Scripted("--delay", "6")
         try:
             extra = (f'[relay]\nsmarthost = "127.0.0.1:{server.port}"\n'
                      '[queue]\nretry_interval = "1s"\nmax_retry_interval = "1s"')

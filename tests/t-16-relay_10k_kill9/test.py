@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import unittest
-from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import kill9  # noqa: E402

@@ -28,13 +28,12 @@ import re
 import subprocess
 import sys
 import unittest
-from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ternlib  # noqa: E402
+from scripted import Scripted  # noqa: E402
 from ternlib import Tern, check  # noqa: E402
 
-LIB = Path(__file__).resolve().parent.parent / "lib"
 
 USER = "relay-user"
 PASSWORD = "s3cret"
@@ -68,56 +67,6 @@ def wait_for(predicate, what, timeout=30):
     return ternlib.wait_for(predicate, timeout, 0.05, what)
 
 
-class Scripted:
-    """tests/lib/scripted_smtp.py as the smarthost; one dump file per
-    message with the lines "tls yes|no" and "auth USER|none"."""
-
-    def __init__(self, tls=False, implicit=False, auth=None, mechanism=None):
-        self.dump = ternlib.make_tempdir("tern-scripted-")
-        args = ["/usr/bin/python3", str(LIB / "scripted_smtp.py"), "--dump", str(self.dump),
-                "--lifetime", "100"]
-        if tls or implicit:
-            args += ["--tls-cert", str(CERT[0]), "--tls-key", str(CERT[1])]
-        if implicit:
-            args += ["--implicit-tls"]
-        if auth:
-            args += ["--auth", auth]
-        if mechanism:
-            args += ["--auth-mechanism", mechanism]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     preexec_fn=ternlib._die_with_parent)
-        line = self.proc.stdout.readline()
-        try:
-            self.port = int(line)
-        except ValueError:
-            self.stop()
-            raise AssertionError(f"scripted_smtp.py printed no port: {line!r}")
-
-    def messages(self):
-        return [p.read_bytes() for p in sorted(self.dump.iterdir())]
-
-    def envelopes(self):
-        """Per message: the dump's envelope lines as {key: [values]}."""
-        out = []
-        for m in self.messages():
-            fields = {}
-            for line in m.split(b"\n\n", 1)[0].decode("utf-8", "replace").split("\n"):
-                key, _, value = line.partition(" ")
-                fields.setdefault(key, []).append(value)
-            out.append(fields)
-        return out
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-
-
 def relay_toml(port, tls=None, username=None, password=None, extra=""):
     lines = ["[relay]", f"smarthost = {ternlib.toml_value(f'127.0.0.1:{port}')}"]
     if tls is not None:
@@ -141,17 +90,23 @@ def send(port, sender="alice@example.test", rcpt="ok@remote.test", subject="smar
 
 
 def delay_warnings(t, user="alice"):
-    out = []
-    for f in t.maildir(user):
-        content = f.read_bytes().decode("utf-8", "replace")
-        if "multipart/report" in content and "Action: delayed" in content:
-            out.append(content)
-    return out
+    return [r for r in t.reports(user) if "Action: delayed" in r]
 
 
 class SmarthostTestCase(unittest.TestCase):
-    def scripted(self, **kwargs):
-        server = Scripted(**kwargs)
+    def scripted(self, tls=False, implicit=False, auth=None, mechanism=None):
+        """The scripted server as the smarthost; its dumps say "tls yes|no"
+        and "auth USER|none"."""
+        options = []
+        if tls or implicit:
+            options += ["--tls-cert", str(CERT[0]), "--tls-key", str(CERT[1])]
+        if implicit:
+            options += ["--implicit-tls"]
+        if auth:
+            options += ["--auth", auth]
+        if mechanism:
+            options += ["--auth-mechanism", mechanism]
+        server = Scripted(*options)
         self.addCleanup(server.stop)
         return server
 

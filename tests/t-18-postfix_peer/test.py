@@ -240,11 +240,6 @@ def header(to, subject, extra=()):
             f"Message-ID: <{abs(hash(subject))}@example.test>".encode("ascii"), *extra, b""]
 
 
-def reports(t, user="alice"):
-    return [f.read_bytes().decode("utf-8", "replace") for f in t.maildir(user)
-            if b"multipart/report" in f.read_bytes()]
-
-
 class PostfixPeer(unittest.TestCase):
     skipped = None  # why Postfix could not run (then the script exits 77)
 
@@ -334,11 +329,11 @@ class PostfixPeer(unittest.TestCase):
         self.assertEqual(self.tern.maildir("alice"), [])
 
     def test_5_rejected_recipient_bounces(self):
-        before = len(reports(self.tern))
+        before = len(self.tern.reports())
         send(self.tern.port, "alice@example.test", "nosuchuser@remote.test",
              header("nosuchuser@remote.test", "to nobody") + [b"hello"])
-        wait_for(lambda: len(reports(self.tern)) > before, "a bounce in alice's Maildir")
-        r = reports(self.tern)[-1]
+        wait_for(lambda: len(self.tern.reports()) > before, "a bounce in alice's Maildir")
+        r = self.tern.reports()[-1]
         self.assertIn("report-type=delivery-status", r)
         self.assertIn("Final-Recipient: rfc822;nosuchuser@remote.test", r)
         self.assertIn("Action: failed", r)

@@ -70,19 +70,34 @@ std::size_t DataReader::feed(std::string_view input, std::string& content) {
   return i;
 }
 
+// Counts "Received" WSP* ":" at the start of header lines: RFC 5322 4.5.3
+// (obs-optional) allows white space before the colon, and a loop must not
+// hide behind it.
 void ReceivedCounter::feed(std::string_view content) {
-  constexpr std::string_view kReceived = "Received:";
+  constexpr std::string_view kName = "Received";
   for (char c : content) {
     if (!in_header_) return;
     if (c == '\n') {
       // An empty line ends the header section (RFC 5322 2.1).
-      if (line_start_.empty() || line_start_ == "\r") in_header_ = false;
-      line_start_.clear();
+      if (line_empty_) in_header_ = false;
+      matched_ = 0;
+      line_empty_ = true;
+      not_received_ = false;
       continue;
     }
-    if (line_start_.size() < kReceived.size()) {
-      line_start_ += c;
-      if (line_start_.size() == kReceived.size() && iequals(line_start_, kReceived)) ++count_;
+    if (c != '\r') line_empty_ = false;
+    if (not_received_) continue;
+    if (matched_ < kName.size()) {
+      if (ascii_lower(c) == ascii_lower(kName[matched_])) {
+        ++matched_;
+      } else {
+        not_received_ = true;
+      }
+    } else if (c == ':') {
+      ++count_;
+      not_received_ = true;
+    } else if (c != ' ' && c != '\t') {
+      not_received_ = true;
     }
   }
 }

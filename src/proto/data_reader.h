@@ -47,7 +47,9 @@ class ReceivedCounter {
   std::size_t count() const { return count_; }
 
  private:
-  std::string line_start_;  // first octets of the current line, up to 9
+  std::size_t matched_ = 0;  // octets of "Received" matched at the line's start
+  bool line_empty_ = true;   // nothing but CR on this line so far
+  bool not_received_ = false;  // this line is not a Received field
   bool in_header_ = true;
   std::size_t count_ = 0;
 };

@@ -98,5 +98,19 @@ TEST(ReceivedCounter, CountsOnlyHeaderFieldsAtAnySplit) {
   }
 }
 
+// RFC 5322 4.5.3: "Received :" (white space before the colon) is the
+// obsolete syntax of the same field and counts too.
+TEST(ReceivedCounter, CountsObsoleteWhiteSpaceBeforeColonAtAnySplit) {
+  std::string message =
+      "Received : a\r\nRECEIVED\t:b\r\nReceived  \t : c\r\nReceivedX: no\r\nReceived no:\r\n"
+      "Receive: no\r\n\r\nReceived : body\r\n";
+  for (std::size_t split = 0; split <= message.size(); ++split) {
+    ReceivedCounter counter;
+    counter.feed(std::string_view(message).substr(0, split));
+    counter.feed(std::string_view(message).substr(split));
+    EXPECT_EQ(counter.count(), 3u) << split;
+  }
+}
+
 }  // namespace
 }  // namespace tern::proto

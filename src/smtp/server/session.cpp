@@ -18,6 +18,13 @@ namespace {
 // (RFC 3461 4), AUTH= +500 (RFC 4954 5). One allowance covers them all.
 constexpr std::size_t kParameterAllowance = 1024;
 
+// Recipients are the same when their local parts are (RFC 5321 2.4: the
+// local part is the receiving host's to interpret; tern keeps its case) and
+// their domains are, whatever the case.
+std::string recipient_key(const proto::Mailbox& mailbox) {
+  return mailbox.local_part + "@" + to_lower(mailbox.domain);
+}
+
 bool takes_parameters(Verb verb) { return verb == Verb::kMail || verb == Verb::kRcpt; }
 
 // RFC 3463 3.2: X.1.7 is the sender's address syntax; the parser speaks of
@@ -28,6 +35,20 @@ Error sender_error(Error error) {
     error.text = "Bad sender address syntax";
   }
   return error;
+}
+
+// RFC 5321 4.1.1.1: a Domain or an address-literal. The argument goes into
+// tern's Received header and from there to the next hop, so bytes that are
+// not printable ASCII (or, for UTF-8 names, RFC 6531 3.7.1, valid UTF-8)
+// are refused: a bare CR would become a line break (a header injection).
+bool acceptable_helo(std::string_view name) {
+  if (name.empty() || name.size() > proto::kMaxDomain) return false;
+  bool eight_bit = false;
+  for (unsigned char c : name) {
+    if (c <= 0x20 || c == 0x7f) return false;
+    eight_bit = eight_bit || c >= 0x80;
+  }
+  return !eight_bit || proto::is_valid_utf8(name);
 }
 
 }  // namespace
@@ -108,20 +129,15 @@ void Session::dispatch(const proto::CommandLine& command) {
     case Verb::kData: return on_data(command);
     case Verb::kBdat: return on_bdat(command);
     case Verb::kRset:
-      if (!command.argument.empty()) return reply(501, "5.5.4", "Syntax: RSET");
-      return on_rset();
-    case Verb::kNoop: return reply(250, "2.0.0", "Ok");
+    case Verb::kNoop:
+    case Verb::kVrfy:
+    case Verb::kHelp:
+      return on_junk(command);
     case Verb::kQuit:
       reply(221, "2.0.0", "Bye");
       reset_transaction();
       state_ = State::kClosed;
       return;
-    case Verb::kVrfy:
-      if (command.argument.empty()) return reply(501, "5.5.4", "Syntax: VRFY address");
-      // RFC 5321 3.5.3: 252 when the server will not verify but will accept.
-      return reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
-    case Verb::kHelp:
-      return reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY");
     case Verb::kExpn:
     case Verb::kStarttls:
     case Verb::kAuth:
@@ -131,11 +147,34 @@ void Session::dispatch(const proto::CommandLine& command) {
   }
 }
 
-// RFC 5321 4.1.1.1. The argument is informational; we only bound it.
+// Commands that move no mail (Postfix's "junk"): answered, and free up to
+// max_junk_commands; past that each costs an error, so a client that only
+// sends these is cut off at max_errors.
+void Session::on_junk(const proto::CommandLine& command) {
+  switch (command.verb) {
+    case Verb::kRset:
+      if (!command.argument.empty()) return reply(501, "5.5.4", "Syntax: RSET");
+      on_rset();
+      break;
+    case Verb::kVrfy:
+      if (command.argument.empty()) return reply(501, "5.5.4", "Syntax: VRFY address");
+      // RFC 5321 3.5.3: 252 when the server will not verify but will accept.
+      reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
+      break;
+    case Verb::kHelp:
+      reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY");
+      break;
+    default:
+      reply(250, "2.0.0", "Ok");
+      break;
+  }
+  if (++junk_commands_ > limits_.max_junk_commands) count_error();
+}
+
 void Session::on_ehlo(const proto::CommandLine& command, bool extended) {
   auto name = command.argument;
   while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-  if (name.empty() || name.size() > proto::kMaxDomain || name.find(' ') != std::string_view::npos) {
+  if (!acceptable_helo(name)) {
     return reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
   }
   reset_transaction();
@@ -182,12 +221,21 @@ void Session::on_rcpt(const proto::CommandLine& command) {
   if (!path) return reply_error(path.error());
   auto params = proto::parse_rcpt_parameters(path->rest);
   if (!params) return reply_error(params.error());
-  if (envelope_.recipients.size() >= limits_.max_recipients) {
-    return reply(452, "4.5.3", "Too many recipients");  // RFC 5321 4.5.3.1.10
+  if (envelope_.recipients.size() >= limits_.max_recipients && !is_duplicate(path->path.mailbox)) {
+    // RFC 5321 4.5.3.1.10: the client sends the rest in another transaction.
+    bool counts = ++recipient_overshoot_ > limits_.max_recipient_overshoot;
+    return reply(452, "4.5.3", "Too many recipients", counts);
   }
   if (auto allowed = host_.check_recipient(path->path); !allowed) return reply_error(allowed.error());
-  envelope_.recipients.push_back({path->path.mailbox, std::move(params.value())});
+  // A repeated recipient is accepted and delivered once (as Postfix does).
+  if (recipient_keys_.insert(recipient_key(path->path.mailbox)).second) {
+    envelope_.recipients.push_back({path->path.mailbox, std::move(params.value())});
+  }
   reply(250, "2.1.5", "Ok");
+}
+
+bool Session::is_duplicate(const proto::Mailbox& mailbox) {
+  return recipient_keys_.count(recipient_key(mailbox)) > 0;
 }
 
 void Session::on_data(const proto::CommandLine& command) {
@@ -325,6 +373,8 @@ void Session::committed(const Result<void>& result) {
                  log_value("<" + envelope_.reverse_path.mailbox.to_string() + ">"), message_size_,
                  envelope_.recipients.size());
     reply(250, "2.0.0", "Ok: queued as " + queue_id_);
+    errors_ = 0;
+    junk_commands_ = 0;
   } else {
     reply_error(result.error());
   }
@@ -337,6 +387,14 @@ void Session::timed_out() {
   reset_transaction();
   last_verb_ = "-";
   reply(421, "4.4.2", hostname_ + " Error: timeout exceeded");
+  state_ = State::kClosed;
+}
+
+void Session::shut_down() {
+  if (state_ == State::kClosed) return;
+  reset_transaction();
+  last_verb_ = "-";
+  reply(421, "4.3.2", hostname_ + " Service shutting down, try again later");
   state_ = State::kClosed;
 }
 
@@ -367,16 +425,22 @@ void Session::reset_transaction() {
   message_open_ = false;
   in_transaction_ = false;
   bdat_seen_ = false;
+  recipient_keys_.clear();
+  recipient_overshoot_ = 0;
   data_reader_.reset();
   message_error_.reset();
   envelope_ = {};
 }
 
-void Session::reply(int code, std::string_view enhanced, std::string_view text) {
+void Session::reply(int code, std::string_view enhanced, std::string_view text, bool counts) {
   output_ += proto::format_reply(code, enhanced, text);
   log_command(last_verb_, code);
-  if (code < 400 || code == 421) return;
-  // Postfix's hard error limit: a client that keeps failing is cut off.
+  if (counts && code >= 400 && code != 421) count_error();
+}
+
+// Postfix's hard error limit: a client that keeps failing is cut off.
+void Session::count_error() {
+  if (state_ == State::kClosed) return;
   if (++errors_ >= limits_.max_errors) {
     reset_transaction();
     output_ += proto::format_reply(421, "4.7.0", hostname_ + " Error: too many errors");

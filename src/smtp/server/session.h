@@ -8,6 +8,7 @@
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,15 @@ struct SessionLimits {
   std::size_t max_line_length = 1000;         // RFC 5321 4.5.3.1.6, incl. CRLF
   std::size_t max_errors = 20;
   std::size_t max_received_headers = 100;
+  // RCPTs past max_recipients get 452 4.5.3 and do not count as errors up
+  // to this many per transaction: a client with more recipients sends the
+  // rest in another transaction (RFC 5321 4.5.3.1.10; Postfix:
+  // smtpd_recipient_overshoot_limit).
+  std::size_t max_recipient_overshoot = 1000;
+  // NOOP, RSET, VRFY and HELP are free up to this many per session (until a
+  // message is accepted); each one more counts as an error (Postfix:
+  // smtpd_junk_command_limit).
+  std::size_t max_junk_commands = 100;
 };
 
 // What the session asks of the world. The production host is the policy
@@ -62,6 +72,9 @@ class Session {
   void committed(const Result<void>& result);
   // Timeouts, RFC 5321 4.5.3.2: 421 and close.
   void timed_out();
+  // tern is stopping (RFC 5321 3.8): 421 4.3.2 and close; a message in
+  // progress is dropped (it was never acknowledged).
+  void shut_down();
   // The connection is gone: drop any message in progress, send nothing.
   void abort();
 
@@ -85,6 +98,8 @@ class Session {
   void on_data(const proto::CommandLine& command);
   void on_bdat(const proto::CommandLine& command);
   void on_rset();
+  void on_junk(const proto::CommandLine& command);
+  bool is_duplicate(const proto::Mailbox& mailbox);
   void process_data();
   void process_bdat();
   void bdat_chunk_done();
@@ -94,8 +109,10 @@ class Session {
   std::string received_header() const;
   void reset_transaction();
 
-  void reply(int code, std::string_view enhanced, std::string_view text);
+  // A 4xx/5xx reply counts toward max_errors unless `counts` is false.
+  void reply(int code, std::string_view enhanced, std::string_view text, bool counts = true);
   void reply_error(const Error& error);
+  void count_error();
   void log_command(std::string_view verb, int code) const;
 
   SessionHost& host_;
@@ -108,7 +125,10 @@ class Session {
   std::string input_;   // received, not yet processed
   std::string output_;  // replies not yet sent
   bool discarding_long_line_ = false;
+  // Errors and junk commands count until a message is accepted: a client
+  // that gets its mail through is not the one the limits are for.
   std::size_t errors_ = 0;
+  std::size_t junk_commands_ = 0;
   std::string last_verb_;  // for the log line of replies that end a message
 
   // The HELO/EHLO state, RFC 5321 4.1.4.
@@ -118,6 +138,8 @@ class Session {
   // The mail transaction in progress.
   bool in_transaction_ = false;
   proto::Envelope envelope_;
+  std::set<std::string> recipient_keys_;  // to accept a repeated RCPT once
+  std::size_t recipient_overshoot_ = 0;   // RCPTs refused as too many
   std::string queue_id_;
   bool message_open_ = false;
   std::uint64_t message_size_ = 0;

@@ -130,9 +130,101 @@ TEST(Session, TooManyRecipients) {
   limits.max_recipients = 2;
   auto c = codes_at_every_split(
       "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<postmaster>\r\n"
-      "RCPT TO:<alice@example.test>\r\n",
+      "RCPT TO:<postmaster@example.test>\r\n",
       limits);
   EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "250", "452"}));
+}
+
+// Recipients past the limit do not count as errors, up to the overshoot
+// limit: a client with 120 recipients gets its first 100 through.
+TEST(Session, RecipientOvershootIsNoError) {
+  SessionLimits limits;
+  limits.max_recipients = 2;
+  limits.max_errors = 2;
+  std::string head = "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<postmaster>\r\n";
+  std::string extra;
+  for (char c = 'a'; c <= 'e'; ++c) extra += std::string("RCPT TO:<") + c + "@example.test>\r\n";
+  auto c = codes_at_every_split(head + extra + "DATA\r\nx\r\n.\r\n", limits);
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "250", "452", "452", "452", "452", "452", "354", "250"}));
+  limits.max_recipient_overshoot = 3;
+  c = codes_at_every_split(head + extra + "DATA\r\nx\r\n.\r\n", limits);
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "250", "452", "452", "452", "452", "452", "421"}));
+}
+
+// A repeated recipient is accepted and kept once (domains compared without
+// case); it does not use up max_recipients.
+TEST(Session, DuplicateRecipientsKeptOnce) {
+  SessionLimits limits;
+  limits.max_recipients = 2;
+  auto c = codes_at_every_split(
+      "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<alice@EXAMPLE.test>\r\n"
+      "RCPT TO:<alice@example.test> NOTIFY=NEVER\r\nRCPT TO:<postmaster>\r\nRCPT TO:<alice@example.test>\r\n",
+      limits);
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "250", "250", "250", "250"}));
+  FakeHost host;
+  Session session(host, limits, "mx.example.test", "S1", "192.0.2.1");
+  session.receive("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<alice@example.TEST>\r\n"
+                  "DATA\r\nx\r\n.\r\n");
+  ASSERT_TRUE(session.awaiting_commit());
+  EXPECT_EQ(host.envelope_.recipients.size(), 1u);
+}
+
+// Errors and junk commands count until a message is accepted.
+TEST(Session, ErrorCountEndsWithAcceptedMessage) {
+  SessionLimits limits;
+  limits.max_errors = 3;
+  std::string txn =
+      "MAIL FROM:<>\r\nRCPT TO:<x@example.test>\r\nRCPT TO:<y@example.test>\r\nRCPT TO:<alice@example.test>\r\n"
+      "DATA\r\nx\r\n.\r\n";
+  auto c = codes_at_every_split("EHLO c\r\n" + txn + txn + "QUIT\r\n", limits);
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "550", "550", "250", "354", "250", "250", "550", "550", "250", "354",
+                      "250", "221"}));
+}
+
+// NOOP, RSET, VRFY and HELP are answered; past max_junk_commands each one
+// counts as an error, so a client sending only those is cut off.
+TEST(Session, JunkCommandLimit) {
+  SessionLimits limits;
+  limits.max_junk_commands = 3;
+  limits.max_errors = 2;
+  auto c = codes_at_every_split("EHLO c\r\nNOOP\r\nRSET\r\nVRFY x\r\nHELP\r\nNOOP\r\nNOOP\r\n", limits);
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "252", "214", "250", "421"}));
+  // An accepted message starts the count again.
+  c = codes_at_every_split(
+      "EHLO c\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\n"
+      "DATA\r\nx\r\n.\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nQUIT\r\n",
+      limits);
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "250", "250", "250", "250", "354", "250", "250", "250", "250",
+                      "250", "221"}));
+}
+
+// RFC 5321 4.1.1.1: the HELO/EHLO argument ends up in the Received header;
+// control bytes (a bare CR would become a line break at the next hop), DEL
+// and invalid UTF-8 are refused.
+TEST(Session, HeloArgumentWithControlBytesRefused) {
+  for (std::string bad : {std::string("foo\rbar"), std::string("foo\0bar", 7), std::string("a\x01" "b"),
+                          std::string("a\x7f" "b"), std::string("foo\tbar"), std::string("caf\xc3")}) {
+    for (std::string verb : {"EHLO ", "HELO "}) {
+      auto c = codes_at_every_split(verb + bad + "\r\nMAIL FROM:<>\r\n");
+      EXPECT_EQ(c, (Codes{"220", "501", "503"})) << bad;
+    }
+  }
+  for (std::string good : {"[127.0.0.1]", "[IPv6:::1]", "client.example", "bücher.example", "x_y"}) {
+    auto c = codes_at_every_split("EHLO " + good + "\r\n");
+    EXPECT_EQ(c, (Codes{"220", "250"})) << good;
+  }
+}
+
+TEST(Session, ShutDownSays421) {
+  FakeHost host;
+  Session session(host, {}, "mx.example.test", "S1", "192.0.2.1");
+  session.start();
+  session.receive("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nsome");
+  session.shut_down();
+  EXPECT_TRUE(session.closed());
+  EXPECT_TRUE(session.take_output().ends_with("354 End data with <CR><LF>.<CR><LF>\r\n"
+                                              "421 4.3.2 mx.example.test Service shutting down, try again later\r\n"));
+  EXPECT_EQ(host.discarded_, 1);
 }
 
 TEST(Session, SizeLimits) {

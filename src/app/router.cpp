@@ -68,9 +68,7 @@ void Router::deliver_remote(queue::Delivery& delivery, const std::vector<std::si
   auto& message = job.message;
   message.message.reverse_path = envelope.reverse_path;
   for (auto k : positions) message.message.recipients.push_back(envelope.recipients[delivery.pending()[k]]);
-  struct stat st {};
-  ::fstat(m.fd, &st);
-  message.message.size = static_cast<std::uint64_t>(st.st_size) - m.offset;
+  message.message.size = m.size;
   message.message.body = envelope.params.body;
   message.message.smtputf8 = envelope.params.smtputf8;
   message.message.ret = envelope.params.ret;

@@ -36,7 +36,9 @@ bool exists(const std::string& path) {
 // flags to the name (the Maildir spec's "info").
 bool seen_in_cur(const std::string& dir, const std::string& name) {
   auto prefix = name + ":";
-  for (const auto& entry : queue::list_dir(dir + "/cur")) {
+  auto entries = queue::list_dir(dir + "/cur");
+  if (!entries) return false;  // no cur/ yet
+  for (const auto& entry : *entries) {
     if (entry.starts_with(prefix)) return true;
   }
   return false;

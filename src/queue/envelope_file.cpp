@@ -60,8 +60,13 @@ proto::Mailbox split_mailbox(const std::string& address) {
 
 }  // namespace
 
+std::string size_field(std::uint64_t size) { return fmt::format("{:0{}}", size, kSizeFieldDigits); }
+
 std::string serialize_envelope(const proto::Envelope& e) {
   std::string out = std::string(kMagic) + "\n";
+  // Unknown yet: all nines, which no file matches (the commit fills it in).
+  static_assert(kSizeFieldOffset == kMagic.size() + 1 + 5);
+  out += "size " + std::string(kSizeFieldDigits, '9') + "\n";
   out += fmt::format("from {}\n", e.reverse_path.null ? "-" : encode(e.reverse_path.mailbox.to_string()));
   out += fmt::format("body {}\nsmtputf8 {}\nret {}\nenvid {}\n", body_name(e.params.body),
                      e.params.smtputf8 ? 1 : 0, ret_name(e.params.ret), encode(e.params.envid));
@@ -120,6 +125,10 @@ Result<ParsedEnvelope> parse_envelope(std::string_view head) {
       e.params.smtputf8 = *value == "1";
     } else if (key == "ret") {
       e.params.ret = *value == "FULL" ? proto::Ret::kFull : *value == "HDRS" ? proto::Ret::kHdrs : proto::Ret::kUnset;
+    } else if (key == "size") {
+      auto size = parse_decimal(*value);
+      if (!size) return corrupt("bad size");
+      parsed.message_size = *size;
     } else if (key == "envid") {
       e.params.envid = *value;
     } else if (key == "helo") {

@@ -4,11 +4,14 @@
 // spaces or line ends), ended by an empty line; the message follows.
 //
 //   tern-queue 1
+//   size <19 digits>               the message's length, written at commit
 //   from <xtext reverse-path>      ("" for <>)
 //   ...
 //   rcpt <notify bits> <xtext orcpt or -> <xtext mailbox>
 //   <empty line>
 //   <message octets>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,11 +20,20 @@
 
 namespace tern::queue {
 
+// The "size" field sits at a fixed place, so that the length can be filled
+// in once the message has been received (a queue file cut short, by a disk
+// error or by hand, is then found out rather than delivered truncated).
+constexpr std::size_t kSizeFieldOffset = 18;  // after "tern-queue 1\nsize "
+constexpr std::size_t kSizeFieldDigits = 19;
+std::string size_field(std::uint64_t size);
+
 std::string serialize_envelope(const proto::Envelope& envelope);
 
 struct ParsedEnvelope {
   proto::Envelope envelope;
   std::size_t header_size = 0;  // octets before the message
+  // The message's length; none in files written before the field existed.
+  std::optional<std::uint64_t> message_size;
 };
 
 // `head` holds at least the envelope part of a queue file.

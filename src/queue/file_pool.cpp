@@ -19,8 +19,10 @@ FilePool::FilePool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue
 
 FilePool::~FilePool() { stop(); }
 
-void FilePool::start() {
-  for (const auto& name : list_dir(dir_ + "/tmp")) {
+Result<void> FilePool::start() {
+  auto names = list_dir(dir_ + "/tmp");
+  if (!names) return names.error();
+  for (const auto& name : *names) {
     auto path = dir_ + "/tmp/" + name;
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) {
@@ -29,6 +31,7 @@ void FilePool::start() {
     add_spare(name);
   }
   preparer_ = std::thread([this] { run(); });
+  return {};
 }
 
 void FilePool::stop() {

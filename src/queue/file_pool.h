@@ -35,7 +35,7 @@ class FilePool {
   ~FilePool();
 
   // Empties what a crash left in tmp/, and starts the preparer.
-  void start();
+  Result<void> start();
   void stop();
 
   // A prepared file, or one made now when none is ready.

@@ -1,6 +1,7 @@
 #include "queue/fs.h"
 
 #include <dirent.h>
+#include <stdio.h>  // renameat2
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -48,10 +49,28 @@ class PosixFs : public FileSystem {
   }
 
 
+  Result<void> write_at(int fd, std::uint64_t offset, std::string_view data) override {
+    while (!data.empty()) {
+      auto n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return io_error("pwrite", fmt::format("fd {}", fd), errno);
+      }
+      data.remove_prefix(static_cast<std::size_t>(n));
+      offset += static_cast<std::uint64_t>(n);
+    }
+    return {};
+  }
+
   void close(int fd) override { ::close(fd); }
 
   Result<void> rename(const std::string& from, const std::string& to) override {
-    if (::rename(from.c_str(), to.c_str()) != 0) return io_error("rename", from, errno);
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return {};
+    if (errno != EINVAL) return io_error("rename", from + " to " + to, errno);
+    // A file system without RENAME_NOREPLACE: link(2) fails on an existing
+    // name just the same.
+    if (::link(from.c_str(), to.c_str()) != 0) return io_error("link", from + " to " + to, errno);
+    ::unlink(from.c_str());
     return {};
   }
 
@@ -75,15 +94,20 @@ FileSystem& posix_fs() {
   return fs;
 }
 
-std::vector<std::string> list_dir(const std::string& path) {
+Result<std::vector<std::string>> list_dir(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return io_error("opendir", path, errno);
   std::vector<std::string> names;
-  if (DIR* dir = ::opendir(path.c_str())) {
-    while (auto* entry = ::readdir(dir)) {
-      std::string name = entry->d_name;
-      if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    ::closedir(dir);
+  while (true) {
+    errno = 0;
+    auto* entry = ::readdir(dir);
+    if (!entry) break;
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
   }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) return io_error("readdir", path, err);
   std::sort(names.begin(), names.end());
   return names;
 }

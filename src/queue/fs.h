@@ -3,6 +3,7 @@
 // this interface so that tests can fail the Nth fsync or write and check that
 // nothing acknowledged is lost (DESIGN.md, "Time, disk and network come in
 // through seams"). The default implementation calls POSIX directly.
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +18,11 @@ class FileSystem {
   virtual Result<int> create(const std::string& path) = 0;    // O_CREAT|O_EXCL|O_WRONLY
   virtual Result<int> truncate(const std::string& path) = 0;  // O_WRONLY|O_TRUNC, existing file
   virtual Result<void> write(int fd, std::string_view data) = 0;
+  // pwrite(2): replaces bytes already written (a field at a fixed offset).
+  virtual Result<void> write_at(int fd, std::uint64_t offset, std::string_view data) = 0;
   virtual void close(int fd) = 0;
+  // Never replaces an existing `to` (RENAME_NOREPLACE): a name collision in
+  // active/ or a Maildir's new/ must fail, not destroy the other file.
   virtual Result<void> rename(const std::string& from, const std::string& to) = 0;
   // Makes every write, create and rename so far on the file system that
   // holds `path` durable: syncfs(2), which reports writeback errors since
@@ -35,8 +40,9 @@ class FileSystem {
 FileSystem& posix_fs();
 
 // The names in a directory (without "." and ".."), sorted: queue ids sort
-// by time of arrival.
-std::vector<std::string> list_dir(const std::string& path);
+// by time of arrival. An error when it cannot be read to its end: an empty
+// list taken for a real one would make every state file look orphaned.
+Result<std::vector<std::string>> list_dir(const std::string& path);
 
 // Creates a directory and its parents (mode 0700). Returns false on failure.
 bool make_dirs(const std::string& path);

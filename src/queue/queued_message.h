@@ -1,6 +1,7 @@
 #pragma once
 // A message in active/, opened for delivery: its envelope, and the open
 // queue file from which delivery agents read the message.
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -20,14 +21,18 @@ struct QueuedMessage {
   std::string id;
   int fd = -1;              // the queue file, read-only
   std::size_t offset = 0;   // where the message starts in it
+  std::uint64_t size = 0;   // the message's octets, from offset to the end
   proto::Envelope envelope;
   // False only on the first attempt of a message this process accepted:
   // then no earlier attempt can have delivered any part of it.
   bool maybe_delivered = true;
 };
 
-// Opens a queue file and reads the envelope at its head.
+// Opens a queue file and reads the envelope at its head. The error says
+// which kind of failure it is (queue_file_corrupt()): a file that cannot be
+// read now (EMFILE, EIO) may be read later; a corrupt one never will.
 Result<QueuedMessage> load_queued(const std::string& id, const std::string& path);
+bool queue_file_corrupt(const Error& error);
 
 // Durability work shared by the deliveries of one batch: each file system
 // that received new files is synced once, after all of them (the group

@@ -127,17 +127,16 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   // at a restart that is most of them).
   if (!ready.fresh) {
     auto schedule = load_state(spool_.state_path(ready.id), 0);
-    if (schedule.next_attempt > std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())) {
-      defer(ready.id, std::chrono::system_clock::from_time_t(schedule.next_attempt));
+    if (auto due = believable_due(schedule.next_attempt)) {
+      defer(ready.id, *due);
       not_started();
       return nullptr;
     }
   }
   auto message = load_queued(ready.id, spool_.active_path(ready.id));
   if (!message) {
-    // Kept in the queue for the administrator; nothing we can deliver.
-    spdlog::error("event=queue_file_error queue_id={} detail={}", ready.id, log_value(message.error().detail));
     not_started();
+    unloadable(ready.id, message.error());
     return nullptr;
   }
   message->maybe_delivered = !ready.fresh;
@@ -148,6 +147,39 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
                                              [this](DeliveryPtr d) { on_finished(std::move(d)); });
   if (!delivery->pending().empty()) deliver_(*delivery, durability);
   return delivery;
+}
+
+// The next attempt a state file asks for, when it is still to come. A time
+// further away than the longest retry interval was not written by this
+// schedule (a damaged state file, or a clock that was far ahead): the
+// message is tried now rather than left waiting for ever.
+std::optional<TimePoint> Scheduler::believable_due(std::time_t next_attempt) const {
+  auto now = std::chrono::system_clock::now();
+  auto now_t = std::chrono::system_clock::to_time_t(now);
+  if (next_attempt <= now_t) return std::nullopt;
+  if (next_attempt - now_t > retry_.max_retry_interval.count()) {
+    spdlog::warn("event=state_file_error detail={}", log_value(fmt::format("next attempt {} too far ahead", next_attempt)));
+    return std::nullopt;
+  }
+  return std::chrono::system_clock::from_time_t(next_attempt);
+}
+
+// A queue file that could not be loaded. One that can never be a message is
+// set aside in corrupt/ (never deleted); one that cannot be read now (out of
+// descriptors, an I/O error) is tried again on the retry schedule rather
+// than forgotten until the next start.
+void Scheduler::unloadable(const std::string& id, const Error& error) {
+  if (queue_file_corrupt(error)) {
+    ++corrupt_files_;
+    auto set_aside = spool_.set_aside(id);
+    spdlog::error("event=queue_file_corrupt queue_id={} detail={} moved_to={}", id, log_value(error.detail),
+                  set_aside ? "corrupt/" + id : log_value("nowhere: " + set_aside.error().detail));
+    if (set_aside) return;
+  } else {
+    spdlog::error("event=queue_file_error queue_id={} detail={} retry_in={}s", id, log_value(error.detail),
+                  retry_.retry_interval.count());
+  }
+  defer(id, std::chrono::system_clock::now() + retry_.retry_interval);
 }
 
 void Scheduler::on_finished(DeliveryPtr delivery) {

@@ -13,7 +13,10 @@
 // them and goes on; when one is over, a worker records it. At most
 // kMaxActive messages are being delivered at once, each holding its queue
 // file open.
+#include <atomic>
 #include <chrono>
+#include <ctime>
+#include <optional>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -49,6 +52,8 @@ class Scheduler {
   void stop();
   // `fresh`: accepted by this process and never tried (see QueuedMessage).
   void enqueue(std::string id, bool fresh = false);
+  // Queue files moved to corrupt/ since the start (for metrics).
+  std::size_t corrupt_files() const { return corrupt_files_.load(); }
 
  private:
   struct Ready {
@@ -67,6 +72,8 @@ class Scheduler {
   // Returns true when it recorded something in the message's state file.
   bool finish(Delivery& delivery);
   void defer(const std::string& id, TimePoint when);
+  std::optional<TimePoint> believable_due(std::time_t next_attempt) const;
+  void unloadable(const std::string& id, const Error& error);
 
   Spool& spool_;
   DeliverFn deliver_;
@@ -81,6 +88,7 @@ class Scheduler {
   std::multimap<TimePoint, std::string> deferred_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
+  std::atomic<std::size_t> corrupt_files_{0};
 };
 
 }  // namespace tern::queue

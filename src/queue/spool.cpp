@@ -24,6 +24,7 @@ SpoolWriter::~SpoolWriter() {
 
 Result<void> SpoolWriter::write(std::string_view data) {
   pending_.append(data);
+  written_ += data.size();
   if (pending_.size() >= kWriteBlock) return flush();
   return {};
 }
@@ -35,25 +36,33 @@ Result<void> SpoolWriter::flush() {
   return result;
 }
 
+Result<void> SpoolWriter::finish() {
+  if (auto flushed = flush(); !flushed) return flushed;
+  return spool_.fs_.write_at(fd_, kSizeFieldOffset, size_field(written_ - header_size_));
+}
+
 Spool::Spool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir)), fs_(fs), files_(dir_, fs) {}
 
 Spool::~Spool() { stop(); }
 
 Result<std::vector<std::string>> Spool::open(std::size_t committers) {
-  for (const auto* sub : {"/tmp", "/active", "/state"}) {
+  for (const auto* sub : {"/tmp", "/active", "/state", "/corrupt"}) {
     if (!make_dirs(dir_ + sub)) {
       return Error{451, "4.3.0", "Queue unavailable", fmt::format("cannot create {}{}", dir_, sub)};
     }
   }
-  syncer_ = std::make_unique<Syncer>(dir_, fs_);
-  files_.start();
-  for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
   auto active = list_dir(dir_ + "/active");
+  if (!active) return active.error();
+  auto states = list_dir(dir_ + "/state");
+  if (!states) return states.error();
   // A crash between removing a delivered message and its state leaves the
   // state alone; both lists are sorted.
-  for (const auto& name : list_dir(dir_ + "/state")) {
-    if (!std::binary_search(active.begin(), active.end(), name)) fs_.unlink(state_path(name));
+  for (const auto& name : *states) {
+    if (!std::binary_search(active->begin(), active->end(), name)) fs_.unlink(state_path(name));
   }
+  syncer_ = std::make_unique<Syncer>(dir_, fs_);
+  if (auto started = files_.start(); !started) return started.error();
+  for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
   return active;
 }
 
@@ -72,7 +81,9 @@ Result<std::unique_ptr<SpoolWriter>> Spool::create(const std::string& id, const 
   auto file = files_.take();
   if (!file) return file.error();
   std::unique_ptr<SpoolWriter> writer(new SpoolWriter(*this, id, std::move(file.value())));
-  if (auto written = writer->write(serialize_envelope(envelope)); !written) return written.error();
+  auto header = serialize_envelope(envelope);
+  writer->header_size_ = header.size();
+  if (auto written = writer->write(header); !written) return written.error();
   return writer;
 }
 
@@ -89,6 +100,13 @@ void Spool::commit(std::unique_ptr<SpoolWriter> writer, CommitDone done) {
 void Spool::remove(const std::string& id) {
   files_.recycle(id);
   fs_.unlink(state_path(id));
+}
+
+Result<void> Spool::set_aside(const std::string& id) {
+  auto moved = fs_.rename(active_path(id), dir_ + "/corrupt/" + id);
+  if (!moved) return moved;
+  (void)fs_.rename(state_path(id), dir_ + "/corrupt/" + id + ".state");  // often none
+  return syncer_->sync();
 }
 
 void Spool::run_committer() {
@@ -112,7 +130,7 @@ void Spool::commit_batch(std::vector<PendingCommit>& batch) {
   results.reserve(batch.size());
   bool any_written = false;
   for (auto& pending : batch) {
-    results.push_back(pending.writer->flush());
+    results.push_back(pending.writer->finish());
     any_written = any_written || results.back().ok();
   }
   auto data_synced = any_written ? syncer_->sync() : Result<void>{};

@@ -47,12 +47,16 @@ class SpoolWriter {
   SpoolWriter(Spool& spool, std::string id, FilePool::File file)
       : spool_(spool), id_(std::move(id)), tmp_name_(std::move(file.name)), fd_(file.fd) {}
   Result<void> flush();
+  // Writes out what is buffered and fills in the message's length.
+  Result<void> finish();
 
   Spool& spool_;
   std::string id_;
   std::string tmp_name_;  // its file in tmp/ until committed
   int fd_;
   std::string pending_;
+  std::uint64_t written_ = 0;      // octets given to write(), envelope included
+  std::uint64_t header_size_ = 0;  // the envelope's octets
   bool committed_ = false;
 };
 
@@ -65,6 +69,7 @@ class Spool {
 
   // Creates the directories, starts the file pool (which empties what a
   // crash left in tmp/) and the committers. Returns the ids in active/.
+  // Only with data_dir locked (data_dir_lock.h).
   Result<std::vector<std::string>> open(std::size_t committers = 1);
   void stop();
 
@@ -81,6 +86,10 @@ class Spool {
   Syncer& syncer() { return *syncer_; }
   // The message has been delivered to every recipient: it leaves the queue.
   void remove(const std::string& id);
+  // A queue file that cannot be a message (corrupt, cut short) leaves
+  // active/ for corrupt/, with its state file, for the administrator to
+  // look at: tern never deletes what it acknowledged.
+  Result<void> set_aside(const std::string& id);
 
  private:
   friend class SpoolWriter;

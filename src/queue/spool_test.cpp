@@ -23,6 +23,7 @@ class FaultyFs : public FileSystem {
   Result<int> create(const std::string& p) override { return posix_fs().create(p); }
   Result<int> truncate(const std::string& p) override { return posix_fs().truncate(p); }
   Result<void> write(int fd, std::string_view d) override { return posix_fs().write(fd, d); }
+  Result<void> write_at(int fd, std::uint64_t o, std::string_view d) override { return posix_fs().write_at(fd, o, d); }
   void close(int fd) override { posix_fs().close(fd); }
   Result<void> rename(const std::string& a, const std::string& b) override { return posix_fs().rename(a, b); }
   // Syncs are numbered from 1; a commit makes two (data, then renames).

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/log.h"
 #include "base/text.h"
 
 namespace tern::delivery {
@@ -57,6 +58,12 @@ std::optional<std::string> literal_address(const std::string& domain) {
   return inner;
 }
 
+// Gives the job its outcome, once: `done` is empty afterwards.
+void complete(RemoteJob& job, RemoteOutcome outcome) {
+  auto done = std::exchange(job.done, nullptr);
+  done(std::move(outcome));
+}
+
 RemoteJob take_front(std::deque<RemoteJob>& jobs) {
   auto job = std::move(jobs.front());
   jobs.pop_front();
@@ -66,9 +73,31 @@ RemoteJob take_front(std::deque<RemoteJob>& jobs) {
 void fail_all(std::deque<RemoteJob>& jobs, const Error& error) {
   while (!jobs.empty()) {
     auto job = take_front(jobs);
-    job.done(failure(job.message.message.recipients.size(), error));
+    complete(job, failure(job.message.message.recipients.size(), error));
   }
 }
+
+// A job being delivered: should an exception (a bug) unwind the
+// connection's coroutine before the job's outcome is given, the message
+// still gets one (a temporary failure), so that its place among the
+// messages being delivered is given back. Not when the coroutine is only
+// destroyed with the event loop at stop: then the job stays queued.
+class JobInProgress {
+ public:
+  explicit JobInProgress(RemoteJob& job) : job_(job), exceptions_(std::uncaught_exceptions()) {}
+  ~JobInProgress() {
+    if (job_.done && std::uncaught_exceptions() > exceptions_) {
+      complete(job_, failure(job_.message.message.recipients.size(),
+                        Error{451, "4.3.0", "Local error in delivery", "internal error"}));
+    }
+  }
+  JobInProgress(const JobInProgress&) = delete;
+  JobInProgress& operator=(const JobInProgress&) = delete;
+
+ private:
+  RemoteJob& job_;
+  int exceptions_;
+};
 
 }  // namespace
 
@@ -139,32 +168,41 @@ void RemoteDelivery::connection_closed(const std::string& key) {
 // One connection's life: the first job finds a host that takes mail, then
 // the destination's other jobs follow on the same connection.
 asio::awaitable<void> RemoteDelivery::connection(std::string key) {
-  auto& destination = destinations_.at(key);  // kept while it has connections
-  {
-    RemoteConnection connection(executor_, config_, tls_);
-    // (No co_await inside a condition: GCC 12 miscompiles some of them.)
-    bool open = co_await first_job(destination, connection);
-    auto opened = std::chrono::steady_clock::now();
-    while (open && !closing_ && connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime) {
-      open = co_await next_job(destination, connection);
-    }
-    co_await connection.quit();
-    if (connection.messages() > 0) {
-      spdlog::info("event=connection_closed host={} messages={}", connection.connected_to(), connection.messages());
-    }
-  }  // closed before its slot is given to another
+  try {
+    co_await deliver_jobs(destinations_.at(key));  // the destination is kept while it has connections
+  } catch (const std::exception& e) {
+    // A bug, not the network: the slot is given back all the same.
+    spdlog::error("event=internal_error where=outbound destination={} detail={}", log_value(key), log_value(e.what()));
+  }
   connection_closed(key);
+}
+
+// The connection is closed when this returns, before its slot is given to
+// another.
+asio::awaitable<void> RemoteDelivery::deliver_jobs(Destination& destination) {
+  RemoteConnection connection(executor_, config_, tls_);
+  // (No co_await inside a condition: GCC 12 miscompiles some of them.)
+  bool open = co_await first_job(destination, connection);
+  auto opened = std::chrono::steady_clock::now();
+  while (open && !closing_ && connection.ready() && std::chrono::steady_clock::now() - opened < kReuseTime) {
+    open = co_await next_job(destination, connection);
+  }
+  co_await connection.quit();
+  if (connection.messages() > 0) {
+    spdlog::info("event=connection_closed host={} messages={}", connection.connected_to(), connection.messages());
+  }
 }
 
 // Returns true when the connection is open and ready for more.
 asio::awaitable<bool> RemoteDelivery::first_job(Destination& destination, RemoteConnection& connection) {
   if (destination.jobs.empty()) co_return false;
   auto job = take_front(destination.jobs);
+  JobInProgress in_progress(job);
   const auto recipients = job.message.message.recipients.size();
   auto found = co_await targets(job.domain);
   if (!found) {
     // A fact about the domain: its other jobs get it too.
-    job.done(failure(recipients, found.error()));
+    complete(job, failure(recipients, found.error()));
     fail_all(destination.jobs, found.error());
     co_return false;
   }
@@ -179,22 +217,25 @@ asio::awaitable<bool> RemoteDelivery::first_job(Destination& destination, Remote
     bool final = !worth_next_host(transaction);
     auto outcome = outcome_of(connection, std::move(transaction));
     if (final) {
-      job.done(std::move(outcome));
+      complete(job, std::move(outcome));
       co_return connection.ready();
     }
     refused = std::move(outcome);
   }
   if (refused) {
-    job.done(std::move(*refused));
+    complete(job, std::move(*refused));
     co_return false;
   }
   // RFC 3463 X.4.4: no host of the domain has an address, a fact of DNS
   // rather than a passing failure. (A smarthost without an address is the
-  // administrator's to fix: its mail waits.)
-  auto error = unresolvable && config_.smarthost.empty()
+  // administrator's to fix: its mail waits.) X.4.6: the only hosts are
+  // ourselves (Postfix: "mail for ... loops back to myself").
+  auto error = connection.looped_back()
+                   ? Error{554, "5.4.6", fmt::format("Mail for {} loops back to myself", job.domain), ""}
+               : unresolvable && config_.smarthost.empty()
                    ? Error{550, "5.4.4", "Unable to route: no address for the mail hosts", ""}
                    : Error{451, "4.4.1", "No answer from host", ""};
-  job.done(failure(recipients, error));
+  complete(job, failure(recipients, error));
   // Nothing answered (Postfix marks the destination dead): the jobs waiting
   // for it get the same outcome now rather than each trying in turn.
   fail_all(destination.jobs, error);
@@ -209,6 +250,7 @@ asio::awaitable<bool> RemoteDelivery::next_job(Destination& destination, RemoteC
     if (!arrived) co_return false;
   }
   auto job = take_front(destination.jobs);
+  JobInProgress in_progress(job);
   auto transaction = co_await connection.send(job.message);
   // A reused connection the server closed before this message went out
   // (an idle timeout, a 421): the job goes back, for a new connection.
@@ -217,7 +259,7 @@ asio::awaitable<bool> RemoteDelivery::next_job(Destination& destination, RemoteC
     destination.jobs.push_front(std::move(job));
     co_return false;
   }
-  job.done(outcome_of(connection, std::move(transaction)));
+  complete(job, outcome_of(connection, std::move(transaction)));
   co_return true;
 }
 

@@ -62,6 +62,7 @@ class RemoteDelivery {
   void open_connection(const std::string& key);
   void connection_closed(const std::string& key);
   boost::asio::awaitable<void> connection(std::string key);
+  boost::asio::awaitable<void> deliver_jobs(Destination& destination);
   boost::asio::awaitable<bool> first_job(Destination& destination, RemoteConnection& connection);
   boost::asio::awaitable<bool> next_job(Destination& destination, RemoteConnection& connection);
   boost::asio::awaitable<bool> wait_for_job(Destination& destination);

@@ -91,6 +91,20 @@ asio::awaitable<void> converse(Stream& stream, smtp::client::Session& session, c
   }
 }
 
+// An address and port that one of our listeners answers on: the mail would
+// come back to us. A listener on the unspecified address (0.0.0.0, ::)
+// answers on every local address; loopback ones are the certain case.
+bool is_own_listener(const asio::ip::address& address, std::uint16_t port, const std::vector<Target>& listeners) {
+  for (const auto& listener : listeners) {
+    if (listener.port != port) continue;
+    boost::system::error_code ec;
+    auto own = asio::ip::make_address(listener.host, ec);
+    if (ec) continue;
+    if (own == address || (own.is_unspecified() && address.is_loopback())) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 TlsClient::TlsClient() : context(asio::ssl::context::tls_client) {
@@ -113,6 +127,11 @@ asio::awaitable<bool> RemoteConnection::connect(const Target& target,
   target_ = target;
   messages_ = 0;
   for (const auto& address : addresses) {
+    if (is_own_listener(address, target.port, config_.own_listeners)) {
+      spdlog::warn("event=mail_loop host={} address={} port={}", log_value(target.host), address.to_string(), target.port);
+      looped_back_ = true;
+      continue;
+    }
     tcp::socket socket(executor_);
     asio::steady_timer timer(executor_, config_.connect_timeout);
     auto result = co_await (socket.async_connect({address, target.port}, kUseAwaitable) ||

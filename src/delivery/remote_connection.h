@@ -20,6 +20,12 @@
 
 namespace tern::delivery {
 
+// A host to connect to: a name (resolved to A/AAAA) or an IP address.
+struct Target {
+  std::string host;
+  std::uint16_t port;
+};
+
 struct RemoteConfig {
   std::string helo_name;                   // our host name
   std::uint16_t port = 25;                 // [outbound] port
@@ -30,6 +36,8 @@ struct RemoteConfig {
   Tls tls = Tls::kMay;
   std::string auth_username;
   std::string auth_password;
+  // tern's own [[listener]] addresses: connecting to one is a mail loop.
+  std::vector<Target> own_listeners;
   std::size_t max_connections = 100;       // [outbound] max_connections
   std::size_t max_connections_per_destination = 20;
   // An open connection with nothing to send waits this long for another
@@ -50,12 +58,6 @@ struct RemoteMessage {
   smtp::client::Message message;  // reverse-path, recipients (of one domain), size, body...
   int fd = -1;
   std::uint64_t offset = 0;
-};
-
-// A host to connect to: a name (resolved to A/AAAA) or an IP address.
-struct Target {
-  std::string host;
-  std::uint16_t port;
 };
 
 // What the connections share: the TLS client context, and the hosts whose
@@ -93,6 +95,8 @@ class RemoteConnection {
   const std::string& remote_mta() const { return remote_mta_; }
   const std::string& connected_to() const { return connected_to_; }  // "host[address]", for the log
   std::size_t messages() const { return messages_; }  // transactions on this connection
+  // connect() skipped an address that is one of tern's own listeners.
+  bool looped_back() const { return looped_back_; }
   // The server's EHLO keywords (none before EHLO, or after HELO).
   smtp::client::Capabilities capabilities() const { return session_ ? session_->capabilities() : smtp::client::Capabilities{}; }
 
@@ -111,6 +115,7 @@ class RemoteConnection {
   std::string remote_mta_;
   std::string connected_to_;
   std::size_t messages_ = 0;
+  bool looped_back_ = false;
 };
 
 }  // namespace tern::delivery

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "base/base64.h"
+#include "base/text.h"
 
 namespace tern::smtp::client {
 
@@ -26,6 +27,14 @@ std::string full_text(const Reply& reply) {
   auto out = std::to_string(reply.code);
   if (!reply.enhanced.empty()) out += " " + reply.enhanced;
   return out + " " + reply.text();
+}
+
+// RFC 5321 4.2, 4.3.1: the greeting and the first EHLO reply line start
+// with the server's name.
+std::string_view server_name(const Reply& reply) {
+  if (reply.lines.empty()) return {};
+  std::string_view first = reply.lines.front();
+  return first.substr(0, first.find(' '));
 }
 
 std::string notify_value(unsigned notify) {
@@ -214,7 +223,18 @@ void Session::dispatch(Awaiting what, const Reply& reply) {
 void Session::on_greeting(const Reply& reply) {
   // RFC 5321 3.1: 554 (or any non-220) means no mail service here.
   if (reply.code / 100 != 2) return fail_setup(reply, Awaiting::kGreeting);
+  if (loops_back(reply)) return;
   send_ehlo();
+}
+
+// A server that names itself with our own name is ourselves (an MX or a
+// smarthost pointing back at us): sending would only add Received headers
+// until the hop limit (RFC 5321 6.3). The message bounces now, as
+// Postfix's "mail for ... loops back to myself" (RFC 3463 X.4.6).
+bool Session::loops_back(const Reply& reply) {
+  if (options_.helo_name.empty() || !iequals(server_name(reply), options_.helo_name)) return false;
+  fail_setup({554, "5.4.6", "Mail loops back to myself: the server names itself " + options_.helo_name, {}});
+  return true;
 }
 
 void Session::on_ehlo(const Reply& reply) {
@@ -223,6 +243,7 @@ void Session::on_ehlo(const Reply& reply) {
     return send_command("HELO " + options_.helo_name, Awaiting::kHelo);
   }
   if (reply.code / 100 != 2) return fail_setup(reply, Awaiting::kEhlo);
+  if (loops_back(reply)) return;
   capabilities_ = parse_capabilities(reply);
   if ((options_.starttls || needs_tls()) && capabilities_.starttls && !tls_active_) {
     return send_command("STARTTLS", Awaiting::kStartTls);

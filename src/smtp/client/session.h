@@ -138,6 +138,7 @@ class Session {
   static std::string_view command_name(Awaiting what);
   void on_reply(const Reply& reply);
   void dispatch(Awaiting what, const Reply& reply);
+  bool loops_back(const Reply& reply);
   void on_greeting(const Reply& reply);
   void on_ehlo(const Reply& reply);
   void on_helo(const Reply& reply);

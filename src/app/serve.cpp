@@ -2,6 +2,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +18,7 @@
 #include "dns/resolver.h"
 #include "net/server.h"
 #include "policy/recipient_policy.h"
+#include "queue/data_dir_lock.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
 
@@ -52,32 +55,27 @@ class Outbound {
   std::thread thread_;
 };
 
-}  // namespace
+// Logged and returned as the exit status when the start fails.
+int start_failed(std::string_view detail) {
+  spdlog::critical("event=start_failed detail={}", log_value(detail));
+  std::cerr << "tern: " << detail << "\n";
+  return 1;
+}
 
-int serve(const config::Config& config) {
-  if (!setup_logging(config.log_level)) {
-    std::cerr << "tern: unknown log_level " << config.log_level << "\n";
-    return 1;
+// Each connection and open queue file costs a descriptor; the soft limit is
+// often 1024 while the hard one is far higher. Take what is allowed.
+void raise_file_limit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  auto soft = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) soft = limit.rlim_cur;
   }
-  std::signal(SIGPIPE, SIG_IGN);
-  auto networks = policy::Networks::parse(config.relay.networks);
-  if (!networks) {
-    spdlog::critical("event=start_failed detail={}", log_value(networks.error().text));
-    return 1;
-  }
-  policy::RecipientPolicy policy(config.local, std::move(networks.value()));
-  queue::Spool spool(config.data_dir + "/queue");
-  auto recovered = spool.open();
-  if (!recovered) {
-    spdlog::critical("event=start_failed detail={}", log_value(recovered.error().detail));
-    return 1;
-  }
-  Outbound outbound;
-  auto resolver = dns::Resolver::create(outbound.io().get_executor(), {config.dns.servers});
-  if (!resolver) {
-    spdlog::critical("event=start_failed detail={}", log_value(resolver.error().text));
-    return 1;
-  }
+  spdlog::info("event=file_limit soft={} hard={}", soft, limit.rlim_max);
+}
+
+delivery::RemoteConfig remote_config_of(const config::Config& config) {
   delivery::RemoteConfig remote_config;
   remote_config.helo_name = config.hostname;
   remote_config.port = config.outbound.port;
@@ -92,6 +90,46 @@ int serve(const config::Config& config) {
   remote_config.end_of_data_timeout = config.outbound.data_timeout;
   remote_config.max_connections = config.outbound.max_connections;
   remote_config.max_connections_per_destination = config.outbound.max_connections_per_destination;
+  for (const auto& listener : config.listeners) remote_config.own_listeners.push_back({listener.host, listener.port});
+  return remote_config;
+}
+
+// SIGTERM and SIGINT stop tern: open sessions are told 421 4.3.2 (RFC 5321
+// 3.8), then the loop ends. SIGHUP is not a reason to stop (a terminal
+// closing, or an administrator expecting a reload): it is logged and
+// ignored until reload exists.
+void handle_signals(boost::asio::signal_set& signals, net::Server& server, boost::asio::io_context& io) {
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      spdlog::warn("event=sighup detail={}", log_value("ignored: reload is not supported yet"));
+      return handle_signals(signals, server, io);
+    }
+    spdlog::info("event=stopping signal={}", signal);
+    server.shut_down([&io] { io.stop(); });
+  });
+}
+
+}  // namespace
+
+int serve(const config::Config& config) {
+  if (!setup_logging(config.log_level)) {
+    std::cerr << "tern: unknown log_level " << config.log_level << "\n";
+    return 1;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  raise_file_limit();
+  auto networks = policy::Networks::parse(config.relay.networks);
+  if (!networks) return start_failed(networks.error().text);
+  policy::RecipientPolicy policy(config.local, std::move(networks.value()));
+  // Nothing touches the queue before the lock is ours (data_dir_lock.h).
+  auto lock = queue::DataDirLock::acquire(config.data_dir);
+  if (!lock) return start_failed(lock.error().detail);
+  queue::Spool spool(config.data_dir + "/queue");
+  Outbound outbound;
+  auto resolver = dns::Resolver::create(outbound.io().get_executor(), {config.dns.servers});
+  if (!resolver) return start_failed(resolver.error().text);
+  delivery::RemoteConfig remote_config = remote_config_of(config);
   delivery::RemoteDelivery remote(outbound.io().get_executor(), **resolver, remote_config);
   delivery::Maildir maildir(config.data_dir + "/mail", config.hostname);
   Router router(maildir, policy, remote);
@@ -101,26 +139,23 @@ int serve(const config::Config& config) {
       spool,
       [&router](queue::Delivery& delivery, queue::DeliveryBatch& batch) { router.deliver(delivery, batch); },
       retry, config.hostname);
+
+  // The listeners first: a port that is taken stops the start before the
+  // queue is opened (and its tmp/ emptied).
+  boost::asio::io_context io(1);
+  net::Server server(io, {config, policy, spool, scheduler});
+  // Signals are taken before anything listens: whoever sees the port open
+  // may stop tern at once.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  handle_signals(signals, server, io);
+  if (auto listening = server.listen(); !listening) return start_failed(listening.error().text);
+  auto recovered = spool.open();
+  if (!recovered) return start_failed(recovered.error().detail);
   scheduler.start(kDeliveryWorkers);
   for (auto& id : *recovered) scheduler.enqueue(std::move(id));
   spdlog::info("event=recovered count={}", recovered->size());
-
-  boost::asio::io_context io(1);
-  net::Server server(io, {config, policy, spool, scheduler});
-  if (auto listening = server.listen(); !listening) {
-    spdlog::critical("event=start_failed detail={}", log_value(listening.error().text));
-    scheduler.stop();
-    return 1;
-  }
   spdlog::info("event=started hostname={} data_dir={}", config.hostname, log_value(config.data_dir));
 
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](boost::system::error_code ec, int signal) {
-    if (ec) return;
-    spdlog::info("event=stopping signal={}", signal);
-    server.close();
-    io.stop();
-  });
   io.run();
   // Outbound connections end politely: idle ones say QUIT, busy ones may
   // finish their transaction (up to kOutboundGrace); then the rest stop

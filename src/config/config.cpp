@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -27,6 +28,53 @@ accept_any_user = true
 )";
 
 namespace {
+
+// A host name (RFC 1035 2.3.1, RFC 1123 2.1): letters, digits and hyphens
+// in labels of 1-63 octets, not starting or ending with a hyphen; 253
+// octets in all. tern puts these names in its greeting and headers, so a
+// line break or a space in one would be an injection. With `utf8`, octets
+// of U-labels too (RFC 6531: local domains may be IDNs).
+bool is_host_name(std::string_view name, bool utf8 = false) {
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label = 0;
+  for (std::size_t i = 0; i <= name.size(); ++i) {
+    char c = i < name.size() ? name[i] : '.';
+    if (c == '.') {
+      if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-') return false;
+      label = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               (utf8 && static_cast<unsigned char>(c) >= 0x80)) {
+      ++label;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A local part as tern stores mail for it (RFC 5322 3.2.3 dot-atom text,
+// and UTF-8 for RFC 6531 addresses): no space, control byte, "@" or quote.
+bool is_user_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name.front() == '.' || name.back() == '.') return false;
+  static constexpr std::string_view kSpecials = "!#$%&'*+-/=?^_`{|}~.";
+  for (unsigned char c : name) {
+    bool ok = std::isalnum(c) || kSpecials.find(static_cast<char>(c)) != std::string_view::npos || c >= 0x80;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool has_control(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+bool is_ip_address(const std::string& host) {
+  in6_addr ip{};
+  return inet_pton(AF_INET, host.c_str(), &ip) == 1 || inet_pton(AF_INET6, host.c_str(), &ip) == 1;
+}
 
 Error config_error(std::string_view source, const toml::source_region& where, std::string message) {
   return Error{0, "", fmt::format("{}:{}:{}: {}", source, where.begin.line, where.begin.column, message), ""};
@@ -131,6 +179,8 @@ void read_limits(Reader& r, const toml::node& node, Limits& l) {
       {"max_line_length", [&](auto& n, auto& k) { r.integer(n, k, l.max_line_length, 1000); }},
       {"max_errors", [&](auto& n, auto& k) { r.integer(n, k, l.max_errors, 1); }},
       {"max_received_headers", [&](auto& n, auto& k) { r.integer(n, k, l.max_received_headers, 1); }},
+      {"max_recipient_overshoot", [&](auto& n, auto& k) { r.integer(n, k, l.max_recipient_overshoot, 0); }},
+      {"max_junk_commands", [&](auto& n, auto& k) { r.integer(n, k, l.max_junk_commands, 0); }},
       {"command_timeout", [&](auto& n, auto& k) { r.timeout(n, k, l.command_timeout); }},
       {"data_timeout", [&](auto& n, auto& k) { r.timeout(n, k, l.data_timeout); }},
   };
@@ -157,9 +207,8 @@ void read_relay(Reader& r, const toml::node& node, Relay& relay) {
       {"smarthost", [&](auto& n, auto& k) {
          r.string(n, k, relay.smarthost);
          Listener probe{relay.smarthost, "", 0};
-         if (!r.error && !relay.smarthost.empty() && !parse_host_port(probe)) {
-           r.fail(n, fmt::format("'{}' must be host:port", k));
-         }
+         bool ok = parse_host_port(probe) && (is_host_name(probe.host) || is_ip_address(probe.host));
+         if (!r.error && !relay.smarthost.empty() && !ok) r.fail(n, fmt::format("'{}' must be host:port", k));
        }},
       {"smarthost_tls", [&](auto& n, auto& k) {
          r.string(n, k, relay.smarthost_tls);
@@ -222,8 +271,20 @@ void read_local(Reader& r, const toml::node& node, Local& l) {
   const auto* t = node.as_table();
   if (!t) return r.fail(node, "'local' must be a table");
   std::map<std::string, Handler> keys{
-      {"domains", [&](auto& n, auto& k) { r.strings(n, k, l.domains); }},
-      {"users", [&](auto& n, auto& k) { r.strings(n, k, l.users); }},
+      {"domains", [&](auto& n, auto& k) {
+         r.strings(n, k, l.domains);
+         for (const auto& domain : l.domains) {
+           if (!r.error && !is_host_name(domain, true)) r.fail(n, fmt::format("'{}': \"{}\" is not a domain name", k, domain));
+         }
+       }},
+      {"users", [&](auto& n, auto& k) {
+         r.strings(n, k, l.users);
+         for (const auto& user : l.users) {
+           if (!r.error && !is_user_name(user)) {
+             r.fail(n, fmt::format("'{}': \"{}\" is not a local part (no spaces, control characters, @ or quotes)", k, user));
+           }
+         }
+       }},
       {"accept_any_user", [&](auto& n, auto& k) { r.boolean(n, k, l.accept_any_user); }},
   };
   r.table(*t, "local", keys);
@@ -239,8 +300,8 @@ void read_listeners(Reader& r, const toml::node& node, std::vector<Listener>& ou
     std::map<std::string, Handler> keys{
         {"address", [&](auto& n, auto& k) {
            r.string(n, k, listener.address);
-           if (!r.error && !parse_host_port(listener)) {
-             r.fail(n, fmt::format("'{}' must be host:port or [ipv6]:port", k));
+           if (!r.error && (!parse_host_port(listener) || !is_ip_address(listener.host))) {
+             r.fail(n, fmt::format("'{}' must be ip:port or [ipv6]:port", k));
            }
          }},
     };
@@ -252,7 +313,7 @@ void read_listeners(Reader& r, const toml::node& node, std::vector<Listener>& ou
 
 std::string system_hostname() {
   char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  if (gethostname(name, sizeof name - 1) != 0 || !is_host_name(name)) return "localhost";
   return name;
 }
 
@@ -302,8 +363,18 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
   Config config;
   Reader r(source_name);
   std::map<std::string, Handler> keys{
-      {"hostname", [&](auto& n, auto& k) { r.string(n, k, config.hostname); }},
-      {"data_dir", [&](auto& n, auto& k) { r.string(n, k, config.data_dir); }},
+      {"hostname", [&](auto& n, auto& k) {
+         r.string(n, k, config.hostname);
+         if (!r.error && !is_host_name(config.hostname)) {
+           r.fail(n, fmt::format("'{}' must be a host name (letters, digits, hyphens and dots)", k));
+         }
+       }},
+      {"data_dir", [&](auto& n, auto& k) {
+         r.string(n, k, config.data_dir);
+         if (!r.error && (config.data_dir.empty() || has_control(config.data_dir))) {
+           r.fail(n, fmt::format("'{}' must be a path without control characters", k));
+         }
+       }},
       {"log_level", [&](auto& n, auto& k) {
          r.string(n, k, config.log_level);
          static const std::vector<std::string> kLevels{"trace", "debug", "info", "warn",

@@ -33,7 +33,9 @@ struct Limits {
   std::size_t max_line_length = 1000;
   std::size_t max_errors = 20;
   std::size_t max_received_headers = 100;
-  std::chrono::seconds command_timeout{300};  // RFC 5321 4.5.3.2.7: at least 5 minutes
+  std::size_t max_recipient_overshoot = 1000;  // RCPTs past max_recipients that are no error
+  std::size_t max_junk_commands = 100;         // NOOP/RSET/VRFY/HELP that are no error
+  std::chrono::seconds command_timeout{300};  // also for every write to the client  // RFC 5321 4.5.3.2.7: at least 5 minutes
   std::chrono::seconds data_timeout{600};
 };
 

@@ -104,7 +104,8 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[limits]\nmax_recipients = 0\n", "'limits.max_recipients' must be an integer >= 1");
   expect_error("[limits]\ncommand_timeout = \"5x\"\n", "'limits.command_timeout' must be a duration");
   expect_error("[limits]\nmax_line_length = 80\n", "'limits.max_line_length' must be an integer >= 1000");
-  expect_error("[[listener]]\naddress = \"nowhere\"\n", "'listener.address' must be host:port");
+  expect_error("[[listener]]\naddress = \"nowhere\"\n", "'listener.address' must be ip:port");
+  expect_error("[[listener]]\naddress = \"mx.example.test:25\"\n", "'listener.address' must be ip:port");
   expect_error("[[listener]]\naddress = \"::1:25\"\n", "'listener.address'");
   expect_error("[local]\ndomains = [1]\n", "'local.domains' must hold only strings");
   expect_error("log_level = \"loud\"\n", "'log_level' must be one of");
@@ -122,6 +123,28 @@ TEST(Config, ErrorsNameKeyAndLine) {
                "'outbound.max_connections_per_destination' must be an integer >= 1");
   expect_error("[dns]\nservers = [\"x\"]\n", "'dns.servers' entries must be ip:port");
   expect_error("[dns]\nservers = [\"dns.example:53\"]\n", "'dns.servers' entries must be ip:port");
+}
+
+// Names that reach the greeting, headers or paths are checked: a line
+// break in one would inject protocol lines or header fields.
+TEST(Config, NamesAreValidated) {
+  expect_error("hostname = \"mx.example.test\\r\\nX-Injected: 1\"\n", "t.toml:1:12: 'hostname' must be a host name");
+  expect_error("hostname = \"mx example.test\"\n", "'hostname' must be a host name");
+  expect_error("hostname = \"-mx.example.test\"\n", "'hostname' must be a host name");
+  expect_error("hostname = \"mx..example.test\"\n", "'hostname' must be a host name");
+  expect_error("hostname = \"\"\n", "'hostname' must be a host name");
+  expect_error("[local]\ndomains = [\"example.test\", \"exa mple.test\"]\n", "'local.domains': \"exa mple.test\"");
+  expect_error("[local]\nusers = [\"al ice\"]\n", "'local.users': \"al ice\" is not a local part");
+  expect_error("[local]\nusers = [\"a@b\"]\n", "'local.users'");
+  expect_error("[local]\nusers = [\"a\\nb\"]\n", "'local.users'");
+  expect_error("data_dir = \"\"\n", "'data_dir' must be a path without control characters");
+  expect_error("data_dir = \"var\\nx\"\n", "'data_dir' must be a path");
+  expect_error("[relay]\nsmarthost = \"a\\r\\nb:25\"\n", "'relay.smarthost' must be host:port");
+  auto ok = parse("hostname = \"mx-1.Example.test\"\ndata_dir = \"/var/lib/tern\"\n[local]\n"
+                  "domains = [\"example.test\", \"xn--bcher-kva.example\"]\nusers = [\"alice\", \"first.last\", \"a+b\"]\n"
+                  "[relay]\nsmarthost = \"[::1]:25\"\n",
+                  "t.toml");
+  EXPECT_TRUE(ok.ok()) << ok.error().text;
 }
 
 TEST(Config, Durations) {

@@ -117,16 +117,53 @@ asio::awaitable<long> read_some(tcp::socket& socket, std::chrono::seconds timeou
   }
 }
 
-asio::awaitable<bool> send(tcp::socket& socket, smtp::server::Session& session) {
+// Writes the session's replies. A client that does not read them holds its
+// connection (and a place under the per-IP limit) only as long as
+// `timeout`: every write is bounded, as every read is.
+asio::awaitable<bool> send(tcp::socket& socket, smtp::server::Session& session, std::chrono::seconds timeout,
+                           const std::string& session_id) {
   auto output = session.take_output();
   if (output.empty()) co_return true;
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(output), kUseAwaitable);
+  asio::steady_timer timer(socket.get_executor(), timeout);
+  auto result = co_await (asio::async_write(socket, asio::buffer(output), kUseAwaitable) ||
+                          timer.async_wait(kUseAwaitable));
+  if (result.index() == 1) {
+    spdlog::info("event=timeout session={} during=write", session_id);
+    co_return false;
+  }
+  auto [ec, n] = std::get<0>(result);
   co_return !ec;
 }
 
+// The connection's place under the connection limits, given back however
+// the coroutine ends (an exception included).
+class Admission {
+ public:
+  Admission(Server& server, std::string ip, tcp::socket& socket)
+      : server_(server), ip_(std::move(ip)), socket_(socket), admitted_(server.admit(ip_, socket)) {}
+  ~Admission() {
+    if (admitted_) server_.release(ip_, socket_);
+  }
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  bool admitted() const { return admitted_; }
+
+ private:
+  Server& server_;
+  std::string ip_;
+  tcp::socket& socket_;
+  bool admitted_;
+};
+
 smtp::server::SessionLimits session_limits(const config::Limits& l) {
-  return {l.max_message_size,        l.max_recipients, l.max_command_line_length,
-          l.max_line_length,         l.max_errors,     l.max_received_headers};
+  return {.max_message_size = l.max_message_size,
+          .max_recipients = l.max_recipients,
+          .max_command_line_length = l.max_command_line_length,
+          .max_line_length = l.max_line_length,
+          .max_errors = l.max_errors,
+          .max_received_headers = l.max_received_headers,
+          .max_recipient_overshoot = l.max_recipient_overshoot,
+          .max_junk_commands = l.max_junk_commands};
 }
 
 }  // namespace
@@ -147,20 +184,29 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
   SpoolHost host(context, session_id, ip);
   smtp::server::Session session(host, session_limits(limits), context.config.hostname, session_id, ip);
 
-  bool admitted = server.admit(ip);
+  Admission admission(server, ip, socket);
   spdlog::info("event=connect session={} client={} port={}{}", session_id, ip, remote.port(),
-               admitted ? "" : " refused=too_many_connections");
-  if (!admitted) {
+               admission.admitted() ? "" : " refused=too_many_connections");
+  if (!admission.admitted()) {
     // RFC 5321 3.1: a server may refuse with 421 at connect.
     session.refuse("4.7.0", context.config.hostname + " Too many connections, try again later");
-    co_await send(socket, session);
+    co_await send(socket, session, limits.command_timeout, session_id);
     co_return;
   }
   session.start();
   while (true) {
-    bool sent = co_await send(socket, session);  // not inside the condition: GCC 12 miscompiles some
+    // (Not inside the condition: GCC 12 miscompiles some co_awaits there.)
+    bool sent = co_await send(socket, session, limits.command_timeout, session_id);
     if (!sent || session.closed()) break;
+    if (server.stopping()) {
+      session.shut_down();
+      continue;
+    }
     auto n = co_await read_some(socket, session.in_data() ? limits.data_timeout : limits.command_timeout);
+    if (server.stopping()) {
+      session.shut_down();  // what arrived meanwhile is not acted on
+      continue;
+    }
     if (n < 0) {
       session.timed_out();
       spdlog::info("event=timeout session={}", session_id);
@@ -172,7 +218,6 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
   }
   session.abort();
   socket.shutdown(tcp::socket::shutdown_both, ec);
-  server.release(ip);
   spdlog::info("event=disconnect session={}", session_id);
 }
 

@@ -3,9 +3,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+
+#include <cerrno>
+#include <exception>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/log.h"
 #include "net/connection.h"
 
 namespace tern::net {
@@ -13,7 +17,31 @@ namespace tern::net {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Server::Server(asio::io_context& io, ServerContext context) : io_(io), context_(context) {}
+namespace {
+
+// After accept() failed for want of descriptors or memory, the connection is
+// still in the backlog: trying again at once would spin.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
+// At stop, how long sessions get to take their 421 and close.
+constexpr auto kShutdownGrace = std::chrono::seconds(3);
+
+// Logs what ended a connection's coroutine by an exception (a bug): the
+// connection's slot was given back on the way out (see connection.cpp).
+void log_exception(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("event=internal_error where=connection detail={}", log_value(x.what()));
+  } catch (...) {
+    spdlog::error("event=internal_error where=connection detail=unknown");
+  }
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, ServerContext context) : io_(io), context_(context), timer_(io) {}
 
 Result<void> Server::listen() {
   for (const auto& listener : context_.config.listeners) {
@@ -35,26 +63,59 @@ Result<void> Server::listen() {
   return {};
 }
 
-void Server::close() {
+void Server::shut_down(std::function<void()> done) {
+  stopping_ = true;
   for (auto& acceptor : acceptors_) {
     boost::system::error_code ignored;
     acceptor->close(ignored);
   }
+  // Wakes the sessions waiting for input; they see stopping() and say 421.
+  for (auto* socket : sockets_) {
+    boost::system::error_code ignored;
+    socket->cancel(ignored);
+  }
+  wait_for_connections(std::chrono::steady_clock::now() + kShutdownGrace, std::move(done));
+}
+
+void Server::wait_for_connections(std::chrono::steady_clock::time_point deadline, std::function<void()> done) {
+  if (connections_ == 0 || std::chrono::steady_clock::now() >= deadline) return done();
+  timer_.expires_after(std::chrono::milliseconds(10));
+  timer_.async_wait([this, deadline, done = std::move(done)](boost::system::error_code) mutable {
+    wait_for_connections(deadline, std::move(done));
+  });
 }
 
 void Server::accept_loop(tcp::acceptor& acceptor) {
   acceptor.async_accept([this, &acceptor](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) {
-      asio::co_spawn(io_, serve_connection(*this, std::move(socket)), asio::detached);
-    } else {
-      spdlog::warn("event=accept_error detail={}", ec.message());
-    }
+    if (ec == asio::error::operation_aborted || !acceptor.is_open() || stopping_) return;
+    if (ec) return accept_failed(acceptor, ec);
+    asio::co_spawn(io_, serve_connection(*this, std::move(socket)), log_exception);
     accept_loop(acceptor);
   });
 }
 
-bool Server::admit(const std::string& ip) {
+void Server::accept_failed(tcp::acceptor& acceptor, const boost::system::error_code& ec) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - accept_error_logged_ >= kAcceptLogInterval) {
+    spdlog::warn("event=accept_error detail={} not_logged={}", log_value(ec.message()), accept_errors_unlogged_);
+    accept_error_logged_ = now;
+    accept_errors_unlogged_ = 0;
+  } else {
+    ++accept_errors_unlogged_;
+  }
+  // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection waits in the backlog
+  // until descriptors are free again. Other errors (a connection reset
+  // before it was accepted) concern one connection: go on at once.
+  bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+                   ec == asio::error::no_memory;
+  if (!exhausted) return accept_loop(acceptor);
+  auto backoff = std::make_shared<asio::steady_timer>(io_, kAcceptBackoff);
+  backoff->async_wait([this, &acceptor, backoff](boost::system::error_code) {
+    if (acceptor.is_open() && !stopping_) accept_loop(acceptor);
+  });
+}
+
+bool Server::admit(const std::string& ip, tcp::socket& socket) {
   const auto& limits = context_.config.limits;
   if (connections_ >= limits.max_connections) return false;
   auto& count = per_ip_[ip];
@@ -64,10 +125,12 @@ bool Server::admit(const std::string& ip) {
   }
   ++count;
   ++connections_;
+  sockets_.insert(&socket);
   return true;
 }
 
-void Server::release(const std::string& ip) {
+void Server::release(const std::string& ip, tcp::socket& socket) {
+  sockets_.erase(&socket);
   --connections_;
   auto it = per_ip_.find(ip);
   if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);

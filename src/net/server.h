@@ -4,8 +4,12 @@
 // that drives a pure smtp::server::Session (see connection.cpp).
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,24 +35,38 @@ class Server {
 
   // Binds every [[listener]]; errors name the address.
   Result<void> listen();
-  // Stops accepting; connections in progress finish on their own.
-  void close();
+  // Stops accepting and asks every connection to end: sessions waiting for
+  // a command get 421 4.3.2 (RFC 5321 3.8); a message being made durable
+  // gets its reply first. `done` runs when all have ended, or after a grace
+  // period (a client that does not read is not waited for).
+  void shut_down(std::function<void()> done);
+  bool stopping() const { return stopping_; }
 
   // Connection accounting, for the limits (single-threaded: the io_context
-  // runs on one thread).
-  bool admit(const std::string& ip);
-  void release(const std::string& ip);
+  // runs on one thread). An admitted socket is known until release(), so
+  // that shut_down() can wake it.
+  bool admit(const std::string& ip, boost::asio::ip::tcp::socket& socket);
+  void release(const std::string& ip, boost::asio::ip::tcp::socket& socket);
 
   const ServerContext& context() const { return context_; }
 
  private:
   void accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
+  void accept_failed(boost::asio::ip::tcp::acceptor& acceptor, const boost::system::error_code& ec);
+  void wait_for_connections(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
   boost::asio::io_context& io_;
   ServerContext context_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::size_t connections_ = 0;
   std::map<std::string, std::size_t> per_ip_;
+  std::set<boost::asio::ip::tcp::socket*> sockets_;  // admitted, not yet released
+  bool stopping_ = false;
+  // accept() failures are logged at most once per interval (at the file
+  // descriptor limit they come back at once, again and again).
+  std::chrono::steady_clock::time_point accept_error_logged_{};
+  std::size_t accept_errors_unlogged_ = 0;
+  boost::asio::steady_timer timer_;  // the wait at shut-down
 };
 
 }  // namespace tern::net

@@ -1,4 +1,5 @@
 #include "queue/spool.h"
+#include "queue/queued_message.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -137,6 +138,60 @@ TEST_F(SpoolTest, RemovedFilesAreReusedNotRecovered) {
   ASSERT_TRUE(recovered.ok());
   EXPECT_EQ(*recovered, std::vector<std::string>{"E2"});
   EXPECT_EQ(written_tmp_files(), 0u);
+}
+
+// An id already in active/ (a collision) fails the new message with a 4xx;
+// the message that had the name is untouched.
+TEST_F(SpoolTest, CommitNeverReplacesAQueuedMessage) {
+  Spool spool(dir_);
+  ASSERT_TRUE(spool.open().ok());
+  ASSERT_TRUE(store(spool, "F1").ok());
+  auto before = fsys::file_size(spool.active_path("F1"));
+  auto writer = spool.create("F1", envelope());
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->write("Subject: the other one, longer\r\n\r\nbody\r\n").ok());
+  std::promise<Result<void>> done;
+  spool.commit(std::move(writer.value()), [&](Result<void> r) { done.set_value(std::move(r)); });
+  auto second = done.get_future().get();
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, 451);
+  EXPECT_EQ(fsys::file_size(spool.active_path("F1")), before);
+}
+
+// The envelope's size line holds the message's length: a file cut short is
+// corrupt, never delivered truncated.
+TEST_F(SpoolTest, SizeLineFindsACutShortFile) {
+  Spool spool(dir_);
+  ASSERT_TRUE(spool.open().ok());
+  ASSERT_TRUE(store(spool, "G1").ok());
+  auto loaded = load_queued("G1", spool.active_path("G1"));
+  ASSERT_TRUE(loaded.ok()) << loaded.error().detail;
+  EXPECT_EQ(loaded->size, std::string("Subject: x\r\n\r\nbody\r\n").size());
+  fsys::resize_file(spool.active_path("G1"), fsys::file_size(spool.active_path("G1")) - 3);
+  auto cut = load_queued("G1", spool.active_path("G1"));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_TRUE(queue_file_corrupt(cut.error())) << cut.error().detail;
+  // A file that cannot be read (here: a directory) is not corrupt: it may be
+  // read later.
+  fsys::create_directory(dir_ + "/active/G2");
+  auto unreadable = load_queued("G2", spool.active_path("G2"));
+  ASSERT_FALSE(unreadable.ok());
+  EXPECT_FALSE(queue_file_corrupt(unreadable.error()));
+  ASSERT_TRUE(spool.set_aside("G1").ok());
+  EXPECT_TRUE(fsys::exists(dir_ + "/corrupt/G1"));
+  EXPECT_FALSE(fsys::exists(spool.active_path("G1")));
+}
+
+// A queue directory that cannot be listed stops the start: an empty list
+// taken for a real one would make every state file look orphaned.
+TEST_F(SpoolTest, UnlistableDirectoryFailsTheStart) {
+  { Spool spool(dir_); ASSERT_TRUE(spool.open().ok()); }
+  { std::ofstream(dir_ + "/state/H1") << "attempt 1\n"; }
+  fsys::remove_all(dir_ + "/active");
+  { std::ofstream(dir_ + "/active") << "not a directory\n"; }
+  Spool spool(dir_);
+  EXPECT_FALSE(spool.open().ok());
+  EXPECT_TRUE(fsys::exists(dir_ + "/state/H1"));
 }
 
 TEST_F(SpoolTest, DiscardedWriterLeavesNothing) {

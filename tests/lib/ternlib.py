@@ -143,7 +143,7 @@ class Tern:
     def __init__(self, users=("alice", "bob"), domains=("example.test",),
                  accept_any_user=False, limits=None, hostname=DEFAULT_HOSTNAME,
                  log_level="info", listeners=("127.0.0.1",), extra_toml="",
-                 workdir=None):
+                 workdir=None, nofile=None):
         self.dir = Path(workdir) if workdir else make_tempdir()
         self.data_dir = self.dir / "data"
         self.config_path = self.dir / "tern.toml"
@@ -156,6 +156,7 @@ class Tern:
         self.log_level = log_level
         self.listener_hosts = list(listeners)
         self.extra_toml = extra_toml
+        self.nofile = nofile  # (soft, hard) RLIMIT_NOFILE for the process, or None
         self.ports = {}
         self.proc = None
         self._log_f = None
@@ -168,6 +169,13 @@ class Tern:
 
     def _pick_ports(self):
         self.ports = {h: free_port(h) for h in self.listener_hosts}
+
+    def pick_ports(self):
+        """Picks the listener ports now, before start(), and returns the
+        first: for a config that names tern's own port (start it with
+        start(new_ports=False) so that the port is kept)."""
+        self._pick_ports()
+        return self.port
 
     def config_text(self):
         out = [
@@ -206,7 +214,7 @@ class Tern:
             self.proc = subprocess.Popen(
                 [tern_bin(), "serve", "--config", str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=self._log_f, stderr=self._log_f,
-                cwd=str(self.dir), preexec_fn=_die_with_parent)
+                cwd=str(self.dir), preexec_fn=self._preexec)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -225,6 +233,12 @@ class Tern:
             if not new_ports:
                 break
         raise AssertionError(last_error)
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.nofile:
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
 
     def restart(self, timeout=30.0):
         """Starts again on the same ports, config and data_dir."""

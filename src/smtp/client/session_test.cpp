@@ -101,6 +101,29 @@ TEST(ClientSession, SetupFailures) {
   EXPECT_EQ(t.results[1][0], "421 4.3.2 Too many connections <greeting>");
 }
 
+// A server that names itself with our own name is ourselves: the message
+// bounces (5.4.6) instead of going round until the hop limit.
+TEST(ClientSession, ServerWithOurNameIsAMailLoop) {
+  Script s;
+  s.messages = {message({"bob@example.test"})};
+  s.server = {"220 CLIENT.test ESMTP tern\r\n", kBye};
+  auto t = play_at_every_split(s);
+  EXPECT_EQ(t.writes, (Strings{"QUIT\r\n"}));
+  ASSERT_EQ(t.results.size(), 1u);
+  EXPECT_EQ(t.results[0][0], "554 5.4.6 Mail loops back to myself: the server names itself client.test");
+
+  // The greeting may name another host (a load balancer); EHLO tells.
+  s.server = {kGreeting, "250-client.test\r\n250 PIPELINING\r\n", kBye};
+  t = play_at_every_split(s);
+  EXPECT_EQ(t.writes, (Strings{"EHLO client.test\r\n", "QUIT\r\n"}));
+  EXPECT_EQ(t.results[0][0], "554 5.4.6 Mail loops back to myself: the server names itself client.test");
+
+  // Our name elsewhere in the greeting is no sign.
+  s.server = {"220 mx.example.test ESMTP, hello client.test\r\n", ehlo({}), kOk, kOk, kGoAhead, kQueued, kBye};
+  t = play_at_every_split(s);
+  EXPECT_EQ(t.results[0][0], "250 2.0.0 Ok: queued as Q1 <end of data>");
+}
+
 TEST(ClientSession, SizeIsCheckedBeforeSending) {
   Script s;
   s.messages = {message({"bob@example.test", "carol@example.test"}, 200)};

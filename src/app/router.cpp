@@ -55,7 +55,9 @@ queue::RecipientOutcome outcome_of(const smtp::client::RecipientResult& r, const
   auto detail = outcome.connected_to.empty() ? r.text
                 : r.in_reply_to.empty()      ? fmt::format("{}: {}", outcome.connected_to, r.text)
                                              : fmt::format("{} said: {} {}", outcome.connected_to, r.code, r.text);
-  return {Error{r.code, r.status(), r.text, detail}, outcome.remote_mta};
+  queue::RecipientOutcome failed{Error{r.code, r.status(), r.text, detail}, outcome.remote_mta};
+  failed.not_attempted = outcome.not_attempted;
+  return failed;
 }
 
 }  // namespace

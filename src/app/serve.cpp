@@ -90,6 +90,7 @@ delivery::RemoteConfig remote_config_of(const config::Config& config) {
   remote_config.end_of_data_timeout = config.outbound.data_timeout;
   remote_config.max_connections = config.outbound.max_connections;
   remote_config.max_connections_per_destination = config.outbound.max_connections_per_destination;
+  remote_config.max_waiting_per_destination = config.outbound.max_waiting_per_destination;
   for (const auto& listener : config.listeners) remote_config.own_listeners.push_back({listener.host, listener.port});
   return remote_config;
 }

@@ -242,6 +242,8 @@ void read_outbound(Reader& r, const toml::node& node, Outbound& outbound) {
       {"max_connections", [&](auto& n, auto& k) { r.integer(n, k, outbound.max_connections, 1); }},
       {"max_connections_per_destination",
        [&](auto& n, auto& k) { r.integer(n, k, outbound.max_connections_per_destination, 1); }},
+      {"max_waiting_per_destination",
+       [&](auto& n, auto& k) { r.integer(n, k, outbound.max_waiting_per_destination, 1); }},
       {"connect_timeout", [&](auto& n, auto& k) { r.timeout(n, k, outbound.connect_timeout); }},
       {"command_timeout", [&](auto& n, auto& k) { r.timeout(n, k, outbound.command_timeout); }},
       {"data_timeout", [&](auto& n, auto& k) { r.timeout(n, k, outbound.data_timeout); }},

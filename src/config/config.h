@@ -72,6 +72,10 @@ struct Outbound {
   // default_destination_concurrency_limit.
   std::size_t max_connections = 100;
   std::size_t max_connections_per_destination = 20;
+  // Messages waiting for a connection to one destination; more wait in the
+  // queue and are tried again shortly, so that one slow destination cannot
+  // take every place among the messages being delivered.
+  std::size_t max_waiting_per_destination = 200;
   // How long the remote server may take (RFC 5321 4.5.3.2): to accept the
   // connection (Postfix: smtp_connect_timeout); to reply to the greeting and
   // each command (at least 5 minutes, 4.5.3.2.1-4, 4.5.3.2.7); to reply

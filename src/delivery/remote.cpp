@@ -127,6 +127,12 @@ void RemoteDelivery::enqueue(RemoteJob job) {
   if (closing_) return;  // the message stays queued for the next start
   auto key = destination_of(job.domain);
   auto& destination = destinations_[key];
+  if (destination.jobs.size() >= config_.max_waiting_per_destination) {
+    auto outcome = failure(job.message.message.recipients.size(),
+                           Error{451, "4.4.5", "Too many messages waiting for " + key, ""});
+    outcome.not_attempted = true;
+    return complete(job, std::move(outcome));
+  }
   destination.jobs.push_back(std::move(job));
   if (!destination.idle.empty()) {
     // An open connection is waiting for just this.

@@ -28,6 +28,9 @@ struct RemoteOutcome {
   std::string remote_mta;    // the host that gave the results, for DSNs: "mx.example" or "[192.0.2.1]"
   std::string connected_to;  // "host[address]", for the log
   bool dsn_passed_on = false;  // the server does DSN (RFC 3461): NOTIFY and ORCPT went with the recipients
+  // Not tried: the destination had [outbound] max_waiting_per_destination
+  // messages waiting (the results say 451 4.4.5).
+  bool not_attempted = false;
 };
 
 struct RemoteJob {

@@ -40,6 +40,11 @@ struct RemoteConfig {
   std::vector<Target> own_listeners;
   std::size_t max_connections = 100;       // [outbound] max_connections
   std::size_t max_connections_per_destination = 20;
+  // Messages waiting for a connection to one destination. Each holds a place
+  // among the messages being delivered (and its queue file open): one slow
+  // destination must not take them all. Past this, a message waits in the
+  // queue instead and is tried again shortly (RemoteOutcome::not_attempted).
+  std::size_t max_waiting_per_destination = 200;
   // An open connection with nothing to send waits this long for another
   // job of its destination before QUIT (Postfix: smtp_connection_cache_time_limit).
   std::chrono::milliseconds idle_time{2000};

@@ -453,6 +453,37 @@ TEST_F(RemoteTest, ConnectionsPerDestinationAreLimited) {
   EXPECT_EQ(std::set<std::string>(connections.begin(), connections.end()).size(), 2u);
 }
 
+// A slow destination keeps at most max_waiting_per_destination messages
+// waiting; the others come back at once, not tried (they wait in the queue,
+// where they hold no place among the messages being delivered).
+TEST_F(RemoteTest, WaitingMessagesPerDestinationAreLimited) {
+  Child server(scripted({"--delay", "0.3"}));
+  auto port = server.first_line();
+  ASSERT_FALSE(port.empty());
+  RemoteConfig config;
+  config.smarthost = "127.0.0.1:" + port;
+  config.max_connections_per_destination = 1;
+  config.max_waiting_per_destination = 2;
+  std::vector<RemoteMessage> messages;
+  for (int i = 0; i < 6; ++i) messages.push_back(message({"ok@remote.test"}));
+  auto outcomes = deliver_all(config, std::move(messages), "remote.test", 0, false);
+  std::size_t delivered = 0, not_attempted = 0;
+  for (const auto& o : outcomes) {
+    ASSERT_EQ(o.results.size(), 1u);
+    if (o.results[0].delivered()) ++delivered;
+    if (o.not_attempted) {
+      ++not_attempted;
+      EXPECT_EQ(o.results[0].status(), "4.4.5");
+    }
+  }
+  // Two wait, and one more when the connection took the first before the
+  // last were submitted.
+  EXPECT_GE(delivered, 2u);
+  EXPECT_LE(delivered, 3u);
+  EXPECT_EQ(delivered + not_attempted, 6u);
+  EXPECT_EQ(dumped("scripted").size(), delivered);
+}
+
 TEST_F(RemoteTest, ConnectionsInAllAreLimited) {
   Child server(scripted({"--delay", "0.2"}));
   auto port = server.first_line();

@@ -30,6 +30,9 @@ struct RecipientOutcome {
   // 2.3.3): delivered into its mailbox, or relayed to a server without DSN.
   // None when that server took the NOTIFY request on (RFC 3461 4.1).
   std::optional<DsnAction> success = DsnAction::kDelivered;
+  // Not tried: its destination had too many messages waiting already. The
+  // recipient is tried again shortly, and it costs no attempt.
+  bool not_attempted = false;
 };
 
 class Delivery : public std::enable_shared_from_this<Delivery> {

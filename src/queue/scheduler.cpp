@@ -13,6 +13,9 @@ constexpr std::size_t kBatch = 32;
 // Messages being delivered at once. Each holds its queue file open while
 // its remote deliveries wait for a connection ([outbound] limits).
 constexpr std::size_t kMaxActive = 2000;
+// A message whose destination had too many messages waiting comes back
+// after this.
+constexpr auto kParkedRetry = std::chrono::seconds(1);
 
 std::string describe(const Error& e) { return fmt::format("{} {} {}", e.code, e.enhanced, e.text); }
 
@@ -182,6 +185,20 @@ void Scheduler::unloadable(const std::string& id, const Error& error) {
   defer(id, std::chrono::system_clock::now() + retry_.retry_interval);
 }
 
+// Only recipients that were not tried are left: the message comes back
+// soon, without an attempt recorded (no step on the retry schedule). What
+// else happened is recorded.
+bool Scheduler::park(const std::string& id, const std::string& lines) {
+  bool recorded = false;
+  if (!lines.empty()) {
+    auto appended = append_state(fs_, spool_.state_path(id), lines);
+    if (!appended) spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(appended.error().detail));
+    recorded = appended.ok();
+  }
+  defer(id, std::chrono::system_clock::now() + kParkedRetry);
+  return recorded;
+}
+
 void Scheduler::on_finished(DeliveryPtr delivery) {
   {
     std::lock_guard lock(mutex_);
@@ -215,10 +232,16 @@ bool Scheduler::finish(Delivery& a) {
   auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;
   std::vector<std::size_t> done;
   std::vector<DsnRecipient> failed, deferred, succeeded;
+  bool parked = false;  // some recipients were not tried (RecipientOutcome::not_attempted)
   for (std::size_t k = 0; k < a.pending().size(); ++k) {
     auto index = a.pending()[k];
     auto rcpt = log_value(recipients[index].mailbox.to_string());
     const auto& outcome = a.outcomes()[k];
+    if (outcome.not_attempted) {
+      spdlog::debug("event=parked queue_id={} rcpt={} detail={}", id, rcpt, log_value(outcome.result.error().text));
+      parked = true;
+      continue;
+    }
     if (outcome.result) {
       spdlog::info("event=delivered queue_id={} rcpt={} path={}", id, rcpt, log_value(*outcome.result));
       done.push_back(index);
@@ -271,6 +294,7 @@ bool Scheduler::finish(Delivery& a) {
     spool_.remove(id);
     return false;
   }
+  if (deferred.empty() && parked) return park(id, lines);
   auto next = next_attempt(retry_, arrival, now, a.state().attempts + 1);
   lines += fmt::format("attempt {}\n", std::chrono::system_clock::to_time_t(next));
   if (auto recorded = append_state(fs_, spool_.state_path(id), lines); !recorded) {

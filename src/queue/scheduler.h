@@ -71,6 +71,7 @@ class Scheduler {
   void record(const std::vector<DeliveryPtr>& finished);
   // Returns true when it recorded something in the message's state file.
   bool finish(Delivery& delivery);
+  bool park(const std::string& id, const std::string& lines);
   void defer(const std::string& id, TimePoint when);
   std::optional<TimePoint> believable_due(std::time_t next_attempt) const;
   void unloadable(const std::string& id, const Error& error);

@@ -36,6 +36,10 @@ struct Script {
       if (m.envelope.reverse_path.null) bounce_bodies.push_back(read_body(m));
       if (local == "perm") {
         out.push_back({Error{550, "5.1.1", "User unknown", "scripted"}, "mx.remote.test"});
+      } else if (local == "busy" && n <= temp_failures) {
+        RecipientOutcome parked{Error{451, "4.4.5", "Too many messages waiting", "scripted"}, ""};
+        parked.not_attempted = true;
+        out.push_back(std::move(parked));
       } else if (local == "temp" && n <= temp_failures) {
         out.push_back({Error{451, "4.3.0", "Try later", "scripted"}, ""});
       } else {
@@ -91,7 +95,7 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->start(1);
   }
 
-  std::string store(bool null_sender, std::vector<std::string> locals, unsigned notify = 0) {
+  std::string store(bool null_sender, std::vector<std::string> locals, unsigned notify = 0, bool enqueue = true) {
     proto::Envelope e;
     e.reverse_path.null = null_sender;
     e.reverse_path.mailbox = {"sender", "example.test"};
@@ -104,7 +108,7 @@ class SchedulerTest : public ::testing::Test {
     std::promise<Result<void>> done;
     spool_->commit(std::move(writer.value()), [&](Result<void> r) { done.set_value(r); });
     EXPECT_TRUE(done.get_future().get().ok());
-    scheduler_->enqueue(id, true);
+    if (enqueue) scheduler_->enqueue(id, true);
     return id;
   }
 
@@ -142,6 +146,31 @@ TEST_F(SchedulerTest, TemporaryFailureIsRetriedOnlyForPendingRecipients) {
   EXPECT_EQ(script_.calls["temp"], 2);
   for (int i = 0; i < 100 && fsys::exists(spool_->state_path(id)); ++i) std::this_thread::sleep_for(10ms);
   EXPECT_FALSE(fsys::exists(spool_->state_path(id)));  // removed just after the queue file
+}
+
+// A recipient not tried (its destination was busy) comes back after a
+// second, whatever the retry schedule says, and costs no attempt.
+TEST_F(SchedulerTest, NotAttemptedComesBackSoonWithoutAnAttempt) {
+  start({std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(24), 0s});
+  auto id = store(false, {"ok", "busy"});
+  for (int i = 0; i < 100 && !fsys::exists(spool_->state_path(id)); ++i) std::this_thread::sleep_for(10ms);
+  auto state = load_state(spool_->state_path(id), 2);
+  EXPECT_TRUE(state.done[0]);
+  EXPECT_EQ(state.attempts, 0u);
+  ASSERT_TRUE(drained(5s));
+  EXPECT_EQ(script_.calls["ok"], 1);
+  EXPECT_EQ(script_.calls["busy"], 2);
+}
+
+// A next attempt further away than max_retry_interval is not believed (a
+// damaged state file must not hold a message for ever).
+TEST_F(SchedulerTest, UnbelievableNextAttemptIsTriedNow) {
+  start(fast());
+  auto id = store(false, {"ok"}, 0, false);
+  { std::ofstream(spool_->state_path(id)) << "attempt 9999999999999\n"; }
+  scheduler_->enqueue(id, false);  // as after a restart
+  ASSERT_TRUE(drained(5s));
+  EXPECT_EQ(script_.calls["ok"], 1);
 }
 
 TEST_F(SchedulerTest, RemoteOutcomesAreRecordedWhenTheyArrive) {

@@ -173,7 +173,7 @@ class Addresses(unittest.TestCase):
                     if len(parts) >= 4 and parts[3] in (".", ".."):
                         bad.append(p)
                     continue
-                if parts == ["data"]:
+                if parts in (["data"], ["data", "lock"]):  # lock: the data_dir lock
                     continue
                 bad.append(p)
         self.assertEqual(bad, [], f"paths outside data_dir/mail/<domain>/<mailbox>/ (mail dir {mail})")

@@ -382,19 +382,16 @@ void Session::committed(const Result<void>& result) {
   process();
 }
 
-void Session::timed_out() {
-  if (state_ == State::kClosed) return;
-  reset_transaction();
-  last_verb_ = "-";
-  reply(421, "4.4.2", hostname_ + " Error: timeout exceeded");
-  state_ = State::kClosed;
-}
+void Session::timed_out() { close_with_421("4.4.2", "Error: timeout exceeded"); }
 
-void Session::shut_down() {
+void Session::shut_down() { close_with_421("4.3.2", "Service shutting down, try again later"); }
+
+// RFC 5321 3.8: the server ends the session on its own initiative.
+void Session::close_with_421(std::string_view enhanced, std::string_view text) {
   if (state_ == State::kClosed) return;
   reset_transaction();
   last_verb_ = "-";
-  reply(421, "4.3.2", hostname_ + " Service shutting down, try again later");
+  reply(421, enhanced, hostname_ + " " + std::string(text));
   state_ = State::kClosed;
 }
 

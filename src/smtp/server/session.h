@@ -113,6 +113,7 @@ class Session {
   void reply(int code, std::string_view enhanced, std::string_view text, bool counts = true);
   void reply_error(const Error& error);
   void count_error();
+  void close_with_421(std::string_view enhanced, std::string_view text);
   void log_command(std::string_view verb, int code) const;
 
   SessionHost& host_;

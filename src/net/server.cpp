@@ -48,26 +48,28 @@ Result<void> Server::listen() {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(listener.host, ec);
     if (ec) return Error{0, "", fmt::format("listener {}: not an IP address", listener.address), ""};
-    auto acceptor = std::make_unique<tcp::acceptor>(io_);
+    auto listening = std::make_unique<Listening>(io_);
+    auto& acceptor = listening->acceptor;
     tcp::endpoint endpoint(address, listener.port);
-    acceptor->open(endpoint.protocol(), ec);
-    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acceptor->bind(endpoint, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Error{0, "", fmt::format("listener {}: {}", listener.address, ec.message()), ""};
     spdlog::info("event=listen address={}", listener.address);
-    accept_loop(*acceptor);
-    acceptors_.push_back(std::move(acceptor));
+    accept_loop(*listening);
+    listening_.push_back(std::move(listening));
   }
   return {};
 }
 
 void Server::shut_down(std::function<void()> done) {
   stopping_ = true;
-  for (auto& acceptor : acceptors_) {
+  for (auto& listening : listening_) {
     boost::system::error_code ignored;
-    acceptor->close(ignored);
+    listening->acceptor.close(ignored);
+    listening->backoff.cancel();
   }
   // Wakes the sessions waiting for input; they see stopping() and say 421.
   for (auto* socket : sockets_) {
@@ -85,16 +87,16 @@ void Server::wait_for_connections(std::chrono::steady_clock::time_point deadline
   });
 }
 
-void Server::accept_loop(tcp::acceptor& acceptor) {
-  acceptor.async_accept([this, &acceptor](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open() || stopping_) return;
-    if (ec) return accept_failed(acceptor, ec);
+void Server::accept_loop(Listening& listening) {
+  listening.acceptor.async_accept([this, &listening](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !listening.acceptor.is_open() || stopping_) return;
+    if (ec) return accept_failed(listening, ec);
     asio::co_spawn(io_, serve_connection(*this, std::move(socket)), log_exception);
-    accept_loop(acceptor);
+    accept_loop(listening);
   });
 }
 
-void Server::accept_failed(tcp::acceptor& acceptor, const boost::system::error_code& ec) {
+void Server::accept_failed(Listening& listening, const boost::system::error_code& ec) {
   auto now = std::chrono::steady_clock::now();
   if (now - accept_error_logged_ >= kAcceptLogInterval) {
     spdlog::warn("event=accept_error detail={} not_logged={}", log_value(ec.message()), accept_errors_unlogged_);
@@ -108,10 +110,10 @@ void Server::accept_failed(tcp::acceptor& acceptor, const boost::system::error_c
   // before it was accepted) concern one connection: go on at once.
   bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
                    ec == asio::error::no_memory;
-  if (!exhausted) return accept_loop(acceptor);
-  auto backoff = std::make_shared<asio::steady_timer>(io_, kAcceptBackoff);
-  backoff->async_wait([this, &acceptor, backoff](boost::system::error_code) {
-    if (acceptor.is_open() && !stopping_) accept_loop(acceptor);
+  if (!exhausted) return accept_loop(listening);
+  listening.backoff.expires_after(kAcceptBackoff);
+  listening.backoff.async_wait([this, &listening](boost::system::error_code waited) {
+    if (!waited && listening.acceptor.is_open() && !stopping_) accept_loop(listening);
   });
 }
 

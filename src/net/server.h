@@ -51,13 +51,20 @@ class Server {
   const ServerContext& context() const { return context_; }
 
  private:
-  void accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
-  void accept_failed(boost::asio::ip::tcp::acceptor& acceptor, const boost::system::error_code& ec);
+  // A listening socket, and the timer of its back-off after accept() failed.
+  struct Listening {
+    explicit Listening(boost::asio::io_context& io) : acceptor(io), backoff(io) {}
+    boost::asio::ip::tcp::acceptor acceptor;
+    boost::asio::steady_timer backoff;
+  };
+
+  void accept_loop(Listening& listening);
+  void accept_failed(Listening& listening, const boost::system::error_code& ec);
   void wait_for_connections(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
   boost::asio::io_context& io_;
   ServerContext context_;
-  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::unique_ptr<Listening>> listening_;
   std::size_t connections_ = 0;
   std::map<std::string, std::size_t> per_ip_;
   std::set<boost::asio::ip::tcp::socket*> sockets_;  // admitted, not yet released

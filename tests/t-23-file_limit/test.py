@@ -12,6 +12,7 @@ and delivers mail again.
 import os
 import smtplib
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -22,6 +23,13 @@ from ternlib import Tern  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MESSAGE = "From: s@example.org\r\nTo: alice@example.test\r\nSubject: after\r\n\r\nbody\r\n"
+
+
+def sanitized(binary):
+    """True for an ASan/UBSan build: UBSan's checks open descriptors of their
+    own (a pipe to probe memory) and report false errors when none is left."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    return "libasan" in out or "libubsan" in out
 
 
 def cpu_seconds(pid):
@@ -49,6 +57,8 @@ class FileLimit(unittest.TestCase):
             self.assertEqual(t.stop(), 0)
 
     def test_accept_at_the_limit_backs_off(self):
+        if sanitized(ternlib.tern_bin()):
+            self.skipTest("sanitizers need descriptors of their own at the limit")
         limits = {"max_connections": 5000, "max_connections_per_ip": 5000}
         t = Tern(users=["alice"], limits=limits, nofile=(160, 160)).start()
         clients = []

@@ -124,15 +124,22 @@ asio::awaitable<bool> send(tcp::socket& socket, smtp::server::Session& session, 
                            const std::string& session_id) {
   auto output = session.take_output();
   if (output.empty()) co_return true;
+  // Replies almost always fit in the socket's buffer: written at once, with
+  // no timer to set up (the socket is non-blocking).
+  boost::system::error_code ec;
+  auto n = socket.write_some(asio::buffer(output), ec);
+  if (ec && ec != asio::error::would_block) co_return false;
+  if (!ec && n == output.size()) co_return true;
+  if (ec) n = 0;
   asio::steady_timer timer(socket.get_executor(), timeout);
-  auto result = co_await (asio::async_write(socket, asio::buffer(output), kUseAwaitable) ||
+  auto result = co_await (asio::async_write(socket, asio::buffer(output.data() + n, output.size() - n), kUseAwaitable) ||
                           timer.async_wait(kUseAwaitable));
   if (result.index() == 1) {
     spdlog::info("event=timeout session={} during=write", session_id);
     co_return false;
   }
-  auto [ec, n] = std::get<0>(result);
-  co_return !ec;
+  auto [write_error, written] = std::get<0>(result);
+  co_return !write_error;
 }
 
 // The connection's place under the connection limits, given back however

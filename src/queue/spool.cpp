@@ -37,8 +37,15 @@ Result<void> SpoolWriter::flush() {
 }
 
 Result<void> SpoolWriter::finish() {
+  auto size = size_field(written_ - header_size_);
+  // Most messages are still all in the buffer: the length goes in there,
+  // without a write of its own.
+  if (pending_.size() == written_) {
+    pending_.replace(kSizeFieldOffset, size.size(), size);
+    return flush();
+  }
   if (auto flushed = flush(); !flushed) return flushed;
-  return spool_.fs_.write_at(fd_, kSizeFieldOffset, size_field(written_ - header_size_));
+  return spool_.fs_.write_at(fd_, kSizeFieldOffset, size);
 }
 
 Spool::Spool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir)), fs_(fs), files_(dir_, fs) {}

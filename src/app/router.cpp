@@ -16,10 +16,16 @@ void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
   const auto& message = delivery.message();
   const auto& pending = delivery.pending();
   std::map<std::string, std::vector<std::size_t>> remote;  // domain → positions in `pending`
+  // Recipients that are one mailbox (Alice@ and alice@, local parts being
+  // case-insensitive here) get one copy, as Postfix's local(8) does.
+  std::map<std::string, queue::RecipientOutcome> mailboxes;  // mailbox directory → outcome
   for (std::size_t k = 0; k < pending.size(); ++k) {
     const auto& rcpt = message.envelope.recipients[pending[k]].mailbox;
     if (rcpt.domain.empty() || policy_.is_local_domain(rcpt.domain)) {
-      delivery.set(k, deliver_local(message, pending[k], batch));
+      auto dir = maildir_.mailbox_dir(policy_.resolve(rcpt));
+      auto known = mailboxes.find(dir);
+      if (known == mailboxes.end()) known = mailboxes.emplace(dir, deliver_local(message, pending[k], batch)).first;
+      delivery.set(k, known->second);
     } else {
       remote[to_lower(rcpt.domain)].push_back(k);
     }

@@ -18,6 +18,7 @@ namespace {
 constexpr std::size_t kMaxEnvelope = 1 << 20;
 constexpr std::size_t kReadBlock = 16 * 1024;
 constexpr std::string_view kCorrupt = "Queue file corrupt";  // envelope_file.cpp's text too
+constexpr std::string_view kMissing = "Queue file missing";
 
 Error unreadable(const std::string& what, const std::string& path, int err) {
   return Error{451, "4.3.0", "Queue file unreadable", what + " " + path + ": " + std::strerror(err)};
@@ -26,6 +27,7 @@ Error unreadable(const std::string& what, const std::string& path, int err) {
 }  // namespace
 
 bool queue_file_corrupt(const Error& error) { return error.text == kCorrupt; }
+bool queue_file_missing(const Error& error) { return error.text == kMissing; }
 
 QueuedMessage::QueuedMessage(QueuedMessage&& other) noexcept
     : id(std::move(other.id)),
@@ -43,6 +45,9 @@ Result<QueuedMessage> load_queued(const std::string& id, const std::string& path
   QueuedMessage message;
   message.id = id;
   message.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (message.fd < 0 && errno == ENOENT) {
+    return Error{451, "4.3.0", std::string(kMissing), "open " + path + ": " + std::strerror(errno)};
+  }
   if (message.fd < 0) return unreadable("open", path, errno);
   std::string head;
   while (head.find("\n\n") == std::string::npos && head.size() < kMaxEnvelope) {

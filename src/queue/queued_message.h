@@ -29,10 +29,11 @@ struct QueuedMessage {
 };
 
 // Opens a queue file and reads the envelope at its head. The error says
-// which kind of failure it is (queue_file_corrupt()): a file that cannot be
-// read now (EMFILE, EIO) may be read later; a corrupt one never will.
+// which kind of failure it is: a file that cannot be read now (EMFILE, EIO)
+// may be read later; a corrupt one never will; a missing one is gone.
 Result<QueuedMessage> load_queued(const std::string& id, const std::string& path);
 bool queue_file_corrupt(const Error& error);
+bool queue_file_missing(const Error& error);
 
 // Durability work shared by the deliveries of one batch: each file system
 // that received new files is synced once, after all of them (the group

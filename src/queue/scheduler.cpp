@@ -170,8 +170,14 @@ std::optional<TimePoint> Scheduler::believable_due(std::time_t next_attempt) con
 // A queue file that could not be loaded. One that can never be a message is
 // set aside in corrupt/ (never deleted); one that cannot be read now (out of
 // descriptors, an I/O error) is tried again on the retry schedule rather
-// than forgotten until the next start.
+// than forgotten until the next start; one that is gone is forgotten.
 void Scheduler::unloadable(const std::string& id, const Error& error) {
+  if (queue_file_missing(error)) {
+    // Removed behind tern's back (by hand): nothing left to try.
+    spdlog::warn("event=queue_file_missing queue_id={}", id);
+    fs_.unlink(spool_.state_path(id));
+    return;
+  }
   if (queue_file_corrupt(error)) {
     ++corrupt_files_;
     auto set_aside = spool_.set_aside(id);

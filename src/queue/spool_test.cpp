@@ -177,6 +177,10 @@ TEST_F(SpoolTest, SizeLineFindsACutShortFile) {
   auto unreadable = load_queued("G2", spool.active_path("G2"));
   ASSERT_FALSE(unreadable.ok());
   EXPECT_FALSE(queue_file_corrupt(unreadable.error()));
+  EXPECT_FALSE(queue_file_missing(unreadable.error()));
+  auto missing = load_queued("G3", spool.active_path("G3"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(queue_file_missing(missing.error()));
   ASSERT_TRUE(spool.set_aside("G1").ok());
   EXPECT_TRUE(fsys::exists(dir_ + "/corrupt/G1"));
   EXPECT_FALSE(fsys::exists(spool.active_path("G1")));

@@ -310,6 +310,23 @@ class DuplicateRecipients(unittest.TestCase):
             t.wait_queue_empty()
             self.assertEqual(len(t.maildir("alice")), 1, [p.name for p in t.maildir("alice")])
 
+    def test_one_mailbox_written_differently_delivered_once(self):
+        """Local parts of local users are case-insensitive (one mailbox), and
+        a quoted "alice" is alice: the mailbox gets one copy (as Postfix's
+        local(8)), though the session keeps them as recipients (RFC 5321 2.4:
+        the local part is the receiving host's to interpret)."""
+        with Tern(users=["alice", "bob"]) as t:
+            d = open_session(self, t.port)
+            check(d.cmd("MAIL FROM:<sender@example.org>"), 250)
+            for rcpt in ("<alice@example.test>", "<Alice@example.test>", "<ALICE@EXAMPLE.TEST>",
+                         '<"alice"@example.test>'):
+                check(d.cmd(f"RCPT TO:{rcpt}"), 250, "2.1.5", rcpt)
+            check(d.cmd("RCPT TO:<bob@example.test>"), 250)
+            check(send_data(d, "Subject: one mailbox\r\n\r\nonce\r\n"), 250, "2.0.0")
+            t.wait_maildir_count("bob", 1)
+            t.wait_queue_empty()
+            self.assertEqual(len(t.maildir("alice")), 1, [p.name for p in t.maildir("alice")])
+
 
 class ObsoleteHeaderSyntax(unittest.TestCase):
     def test_received_with_space_before_colon(self):

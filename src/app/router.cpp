@@ -63,6 +63,7 @@ queue::RecipientOutcome outcome_of(const smtp::client::RecipientResult& r, const
                                              : fmt::format("{} said: {} {}", outcome.connected_to, r.code, r.text);
   queue::RecipientOutcome failed{Error{r.code, r.status(), r.text, detail}, outcome.remote_mta};
   failed.not_attempted = outcome.not_attempted;
+  failed.own_words = r.in_reply_to.empty();
   return failed;
 }
 

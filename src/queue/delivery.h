@@ -33,6 +33,9 @@ struct RecipientOutcome {
   // Not tried: its destination had too many messages waiting already. The
   // recipient is tried again shortly, and it costs no attempt.
   bool not_attempted = false;
+  // The failure is tern's own verdict on the session (a mail loop, TLS
+  // missing), not a reply of the server: DSNs must not say "host said".
+  bool own_words = false;
 };
 
 class Delivery : public std::enable_shared_from_this<Delivery> {

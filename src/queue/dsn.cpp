@@ -191,7 +191,10 @@ std::string human_text(const Composition& c) {
     std::string reason = clean_text(r.diagnostic, c.utf8);
     if (reason.empty()) reason = "status " + status_of(r);
     auto host = clean_text(r.remote_mta, c.utf8);
-    if (!host.empty()) reason = "host " + host + " said: " + reason;
+    if (!host.empty()) {
+      // Whose words: the server's reply, or tern's verdict on the session.
+      reason = r.diagnostic_type == "smtp" ? "host " + host + " said: " + reason : reason + " (host " + host + ")";
+    }
     append_wrapped(out, reason, "    ");
     if (r.action == DsnAction::kDelayed && r.will_retry_until != 0) {
       append_wrapped(out, "will retry until " + format_date(r.will_retry_until), "    ");

@@ -230,6 +230,21 @@ TEST(Dsn, DiagnosticType) {
   EXPECT_EQ(groups[2].get("Diagnostic-Code"), "smtp; 550 5.1.1 User unknown");
 }
 
+// tern's own verdict (a mail loop) is not presented as the server's reply.
+TEST(Dsn, OwnWordsAreNotWhatTheHostSaid) {
+  DsnRecipient loop = failed(0, "5.4.6", "Mail loops back to myself: the server names itself mx.example.test");
+  loop.remote_mta = "mx.example.org";
+  loop.diagnostic_type = "x-tern";
+  DsnRecipient refused = failed(1);
+  refused.remote_mta = "mx.example.org";
+  auto g = generate(kTwo, make_request(DsnKind::kFailure, {loop, refused}));
+  const auto& text = g.parts[0].body;
+  EXPECT_EQ(text.find("said: Mail loops"), std::string::npos) << text;
+  EXPECT_NE(text.find("Mail loops back to myself: the server names itself mx.example.test (host"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("host mx.example.org said: 550 5.1.1 User unknown"), std::string::npos) << text;
+}
+
 TEST(Dsn, StatusAgreesWithAction) {
   struct Row {
     DsnAction action;

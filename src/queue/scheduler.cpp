@@ -257,8 +257,11 @@ bool Scheduler::finish(Delivery& a) {
       continue;
     }
     const auto& error = outcome.result.error();
+    // RFC 3464 2.3.6: "smtp" for a server's reply; tern's own words get a
+    // type of their own.
     DsnRecipient d{index, error.permanent() ? DsnAction::kFailed : DsnAction::kDelayed, error.enhanced,
-                   outcome.remote_mta, describe(error), "smtp", now_t, 0};
+                   outcome.remote_mta, outcome.own_words ? error.text : describe(error),
+                   outcome.own_words ? "x-tern" : "smtp", now_t, 0};
     spdlog::warn("event={} queue_id={} rcpt={} reply={} status={} detail={}", error.permanent() ? "failed" : "deferred",
                  id, rcpt, error.code, log_value(d.status.empty() ? "-" : d.status),
                  log_value(error.detail.empty() ? error.text : error.detail));

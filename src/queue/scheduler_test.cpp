@@ -153,8 +153,12 @@ TEST_F(SchedulerTest, TemporaryFailureIsRetriedOnlyForPendingRecipients) {
 TEST_F(SchedulerTest, NotAttemptedComesBackSoonWithoutAnAttempt) {
   start({std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(24), 0s});
   auto id = store(false, {"ok", "busy"});
-  for (int i = 0; i < 100 && !fsys::exists(spool_->state_path(id)); ++i) std::this_thread::sleep_for(10ms);
+  // (The file may be read between its creation and its line: wait for the line.)
   auto state = load_state(spool_->state_path(id), 2);
+  for (int i = 0; i < 500 && !state.done[0]; ++i) {
+    std::this_thread::sleep_for(10ms);
+    state = load_state(spool_->state_path(id), 2);
+  }
   EXPECT_TRUE(state.done[0]);
   EXPECT_EQ(state.attempts, 0u);
   ASSERT_TRUE(drained(5s));
@@ -178,8 +182,11 @@ TEST_F(SchedulerTest, RemoteOutcomesAreRecordedWhenTheyArrive) {
   auto id = store(false, {"ok", "temp"});
   std::this_thread::sleep_for(20ms);
   EXPECT_FALSE(fsys::exists(spool_->state_path(id)));  // nothing recorded before the outcomes
-  for (int i = 0; i < 100 && !fsys::exists(spool_->state_path(id)); ++i) std::this_thread::sleep_for(10ms);
   auto state = load_state(spool_->state_path(id), 2);
+  for (int i = 0; i < 500 && !state.done[0]; ++i) {  // the file may exist before its lines
+    std::this_thread::sleep_for(10ms);
+    state = load_state(spool_->state_path(id), 2);
+  }
   EXPECT_TRUE(state.done[0]);
   EXPECT_FALSE(state.done[1]);
   ASSERT_TRUE(drained());

@@ -91,7 +91,11 @@ delivery::RemoteConfig remote_config_of(const config::Config& config) {
   remote_config.max_connections = config.outbound.max_connections;
   remote_config.max_connections_per_destination = config.outbound.max_connections_per_destination;
   remote_config.max_waiting_per_destination = config.outbound.max_waiting_per_destination;
-  for (const auto& listener : config.listeners) remote_config.own_listeners.push_back({listener.host, listener.port});
+  for (const auto& listener : config.listeners) {
+    boost::system::error_code not_an_address;  // check-config allows only addresses
+    auto address = boost::asio::ip::make_address(listener.host, not_an_address);
+    if (!not_an_address) remote_config.own_listeners.emplace_back(address, listener.port);
+  }
   return remote_config;
 }
 

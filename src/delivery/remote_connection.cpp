@@ -94,13 +94,11 @@ asio::awaitable<void> converse(Stream& stream, smtp::client::Session& session, c
 // An address and port that one of our listeners answers on: the mail would
 // come back to us. A listener on the unspecified address (0.0.0.0, ::)
 // answers on every local address; loopback ones are the certain case.
-bool is_own_listener(const asio::ip::address& address, std::uint16_t port, const std::vector<Target>& listeners) {
-  for (const auto& listener : listeners) {
-    if (listener.port != port) continue;
-    boost::system::error_code ec;
-    auto own = asio::ip::make_address(listener.host, ec);
-    if (ec) continue;
-    if (own == address || (own.is_unspecified() && address.is_loopback())) return true;
+bool is_own_listener(const asio::ip::address& address, std::uint16_t port,
+                     const std::vector<tcp::endpoint>& listeners) {
+  for (const auto& own : listeners) {
+    if (own.port() != port) continue;
+    if (own.address() == address || (own.address().is_unspecified() && address.is_loopback())) return true;
   }
   return false;
 }

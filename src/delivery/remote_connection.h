@@ -37,7 +37,7 @@ struct RemoteConfig {
   std::string auth_username;
   std::string auth_password;
   // tern's own [[listener]] addresses: connecting to one is a mail loop.
-  std::vector<Target> own_listeners;
+  std::vector<boost::asio::ip::tcp::endpoint> own_listeners;
   std::size_t max_connections = 100;       // [outbound] max_connections
   std::size_t max_connections_per_destination = 20;
   // Messages waiting for a connection to one destination. Each holds a place

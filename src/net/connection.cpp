@@ -138,7 +138,7 @@ asio::awaitable<bool> send(tcp::socket& socket, smtp::server::Session& session, 
     spdlog::info("event=timeout session={} during=write", session_id);
     co_return false;
   }
-  auto [write_error, written] = std::get<0>(result);
+  auto write_error = std::get<0>(std::get<0>(result));
   co_return !write_error;
 }
 
@@ -210,10 +210,7 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
       continue;
     }
     auto n = co_await read_some(socket, session.in_data() ? limits.data_timeout : limits.command_timeout);
-    if (server.stopping()) {
-      session.shut_down();  // what arrived meanwhile is not acted on
-      continue;
-    }
+    if (server.stopping()) continue;  // the check above says 421; what arrived is not acted on
     if (n < 0) {
       session.timed_out();
       spdlog::info("event=timeout session={}", session_id);

@@ -48,7 +48,7 @@ std::vector<std::string_view> split_words(std::string_view line) {
   return words;
 }
 
-Error corrupt(std::string detail) { return Error{451, "4.3.0", "Queue file corrupt", std::move(detail)}; }
+Error corrupt(std::string detail) { return Error{451, "4.3.0", std::string(kQueueFileCorrupt), std::move(detail)}; }
 
 // "local@domain" → Mailbox; the local part may hold "@" when quoted, so the
 // split is at the last "@".

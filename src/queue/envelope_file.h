@@ -29,6 +29,9 @@ std::string size_field(std::uint64_t size);
 
 std::string serialize_envelope(const proto::Envelope& envelope);
 
+// The text of the error for a queue file that cannot be a message.
+inline constexpr std::string_view kQueueFileCorrupt = "Queue file corrupt";
+
 struct ParsedEnvelope {
   proto::Envelope envelope;
   std::size_t header_size = 0;  // octets before the message

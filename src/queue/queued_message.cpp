@@ -17,7 +17,6 @@ namespace {
 
 constexpr std::size_t kMaxEnvelope = 1 << 20;
 constexpr std::size_t kReadBlock = 16 * 1024;
-constexpr std::string_view kCorrupt = "Queue file corrupt";  // envelope_file.cpp's text too
 constexpr std::string_view kMissing = "Queue file missing";
 
 Error unreadable(const std::string& what, const std::string& path, int err) {
@@ -26,7 +25,7 @@ Error unreadable(const std::string& what, const std::string& path, int err) {
 
 }  // namespace
 
-bool queue_file_corrupt(const Error& error) { return error.text == kCorrupt; }
+bool queue_file_corrupt(const Error& error) { return error.text == kQueueFileCorrupt; }
 bool queue_file_missing(const Error& error) { return error.text == kMissing; }
 
 QueuedMessage::QueuedMessage(QueuedMessage&& other) noexcept
@@ -66,7 +65,7 @@ Result<QueuedMessage> load_queued(const std::string& id, const std::string& path
   message.offset = parsed->header_size;
   message.size = file_size - message.offset;
   if (parsed->message_size && *parsed->message_size != message.size) {
-    return Error{451, "4.3.0", std::string(kCorrupt),
+    return Error{451, "4.3.0", std::string(kQueueFileCorrupt),
                  fmt::format("{}: {} octets of message, the envelope says {}", path, message.size, *parsed->message_size)};
   }
   message.envelope = std::move(parsed->envelope);

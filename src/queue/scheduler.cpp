@@ -157,8 +157,7 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
 // schedule (a damaged state file, or a clock that was far ahead): the
 // message is tried now rather than left waiting for ever.
 std::optional<TimePoint> Scheduler::believable_due(std::time_t next_attempt) const {
-  auto now = std::chrono::system_clock::now();
-  auto now_t = std::chrono::system_clock::to_time_t(now);
+  auto now_t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   if (next_attempt <= now_t) return std::nullopt;
   if (next_attempt - now_t > retry_.max_retry_interval.count()) {
     spdlog::warn("event=state_file_error detail={}", log_value(fmt::format("next attempt {} too far ahead", next_attempt)));

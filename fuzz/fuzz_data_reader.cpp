@@ -1,4 +1,5 @@
-// The DATA reader: the end of data must not depend on where the input is cut.
+// The DATA reader and the Received counter: the end of data, the content and
+// the count of Received fields must not depend on where the input is cut.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,5 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       whole.bare_line_ending() != pieces.bare_line_ending()) {
     __builtin_trap();
   }
+  tern::proto::ReceivedCounter counted_whole, counted_pieces;
+  counted_whole.feed(input);
+  counted_pieces.feed(input.substr(0, split));
+  counted_pieces.feed(input.substr(split));
+  if (counted_whole.count() != counted_pieces.count()) __builtin_trap();
   return 0;
 }

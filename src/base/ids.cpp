@@ -21,12 +21,15 @@ void append_base36(std::string& out, std::uint64_t value, int width) {
 
 std::string make_queue_id() {
   static std::atomic<std::uint64_t> counter{0};
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+  return make_queue_id(std::chrono::system_clock::now(), counter.fetch_add(1));
+}
+
+std::string make_queue_id(TimePoint now, std::uint64_t sequence) {
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
   std::string id;
   id.reserve(15);
   append_base36(id, static_cast<std::uint64_t>(micros), 11);  // 36^11 µs ≈ 4,200 years
-  append_base36(id, counter.fetch_add(1) % (36 * 36 * 36 * 36), 4);
+  append_base36(id, sequence % (36 * 36 * 36 * 36), 4);
   return id;
 }
 

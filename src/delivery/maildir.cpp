@@ -1,12 +1,6 @@
 #include "delivery/maildir.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "base/text.h"
 
@@ -27,16 +21,11 @@ std::string path_safe(std::string_view text) {
   return out.empty() ? "%" : out;
 }
 
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
 // A mail reader moves a message from new/ to cur/ and appends ":2," and its
 // flags to the name (the Maildir spec's "info").
-bool seen_in_cur(const std::string& dir, const std::string& name) {
+bool seen_in_cur(queue::FileSystem& fs, const std::string& dir, const std::string& name) {
   auto prefix = name + ":";
-  auto entries = queue::list_dir(dir + "/cur");
+  auto entries = fs.list(dir + "/cur");
   if (!entries) return false;  // no cur/ yet
   for (const auto& entry : *entries) {
     if (entry.starts_with(prefix)) return true;
@@ -44,9 +33,8 @@ bool seen_in_cur(const std::string& dir, const std::string& name) {
   return false;
 }
 
-Error read_error(const std::string& queue_id) {
-  return Error{451, "4.3.0", "Local error in processing",
-               fmt::format("read queue file {}: {}", queue_id, std::strerror(errno))};
+Error read_error(const std::string& queue_id, const Error& error) {
+  return Error{451, "4.3.0", "Local error in processing", fmt::format("queue file {}: {}", queue_id, error.detail)};
 }
 
 }  // namespace
@@ -71,9 +59,7 @@ Result<void> Maildir::ensure_dirs(const std::string& dir) {
     if (known_dirs_.count(dir)) return {};
   }
   for (const auto* sub : {"/tmp", "/new", "/cur"}) {
-    if (!queue::make_dirs(dir + sub)) {
-      return Error{451, "4.3.0", "Local error in processing", fmt::format("cannot create {}{}", dir, sub)};
-    }
+    if (auto made = fs_.make_dirs(dir + sub); !made) return made;
   }
   std::lock_guard lock(dirs_mutex_);
   known_dirs_.insert(dir);
@@ -89,7 +75,7 @@ Result<std::string> Maildir::deliver(const MaildirMessage& message, const proto:
   if (message.maybe_delivered) {
     // Delivered before a crash that came before the queue file was removed:
     // make sure the entry is durable, and do not deliver it again.
-    if (exists(final_path) || seen_in_cur(dir, name)) {
+    if (fs_.file_size(final_path) || seen_in_cur(fs_, dir, name)) {
       batch.sync_later(dir + "/new");
       return final_path;
     }
@@ -115,19 +101,18 @@ Result<void> Maildir::copy_message(int fd, const MaildirMessage& m, const proto:
   std::string out = fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", m.return_path,
                                 to_lower(recipient.to_string()));
   std::string block(kBlock, '\0');
-  auto offset = static_cast<off_t>(m.offset);
+  std::uint64_t offset = m.offset;
   bool pending_cr = false;
   Result<void> result;
   while (result) {
-    auto n = ::pread(m.fd, block.data(), block.size(), offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      result = read_error(m.queue_id);
+    auto n = fs_.read_at(m.fd, offset, block.data(), block.size());
+    if (!n) {
+      result = read_error(m.queue_id, n.error());
       break;
     }
-    if (n == 0) break;
-    offset += n;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+    if (*n == 0) break;
+    offset += *n;
+    for (std::size_t i = 0; i < *n; ++i) {
       char c = block[i];
       if (m.binary) {
         out += c;

@@ -47,7 +47,7 @@ class SpoolHost : public smtp::server::SessionHost {
   }
 
   Result<std::string> begin_message(const proto::Envelope& envelope) override {
-    auto id = make_queue_id();
+    auto id = context_.spool.new_id();
     auto writer = context_.spool.create(id, envelope);
     if (!writer) {
       spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(writer.error().detail));

@@ -1,10 +1,6 @@
 #include "queue/bouncer.h"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
-
-#include <future>
-#include <random>
 
 #include "base/ids.h"
 #include "base/log.h"
@@ -22,18 +18,15 @@ const char* kind_name(DsnKind kind) {
 }
 
 MessageReader queue_file_reader(const QueuedMessage& message) {
-  return [fd = message.fd, offset = message.offset](std::uint64_t pos, char* data,
-                                                    std::size_t size) -> Result<std::size_t> {
-    auto n = ::pread(fd, data, size, static_cast<off_t>(offset + pos));
-    if (n < 0) return Error{451, "4.3.0", "Local error in processing", "read queue file for DSN"};
-    return static_cast<std::size_t>(n);
+  return [&message](std::uint64_t pos, char* data, std::size_t size) {
+    return message.fs->read_at(message.fd, message.offset + pos, data, size);
   };
 }
 
 }  // namespace
 
-Bouncer::Bouncer(Spool& spool, std::string hostname, Enqueue enqueue)
-    : spool_(spool), hostname_(std::move(hostname)), enqueue_(std::move(enqueue)) {}
+Bouncer::Bouncer(Spool& spool, std::string hostname, Enqueue enqueue, Rng& rng)
+    : spool_(spool), hostname_(std::move(hostname)), enqueue_(std::move(enqueue)), rng_(rng) {}
 
 Result<void> Bouncer::notify(const QueuedMessage& message, DsnKind kind, std::vector<DsnRecipient> outcomes,
                              std::time_t now) {
@@ -44,7 +37,7 @@ Result<void> Bouncer::notify(const QueuedMessage& message, DsnKind kind, std::ve
   }
   if (plan.decision == DsnDecision::kNotRequested) return {};
   DsnRequest request{kind, hostname_, message.id, queue_id_time(message.id), now, std::move(plan.recipients),
-                     std::random_device{}() | 1};
+                     rng_.next() | 1};
   auto read = queue_file_reader(message);
   // The spool writes the envelope first, and write_dsn decides it (BODY,
   // SMTPUTF8) only as it goes: a first pass with the same seed finds it.
@@ -52,16 +45,13 @@ Result<void> Bouncer::notify(const QueuedMessage& message, DsnKind kind, std::ve
   if (!counted) return counted.error();
   auto envelope = counted->envelope;
   envelope.protocol = "LOCAL";
-  auto id = make_queue_id();
+  auto id = spool_.new_id();
   auto writer = spool_.create(id, envelope);
   if (!writer) return writer.error();
   auto& w = *writer.value();
   auto written = write_dsn(message.envelope, request, read, [&w](std::string_view piece) { return w.write(piece); });
   if (!written) return written.error();
-  std::promise<Result<void>> committed;
-  spool_.commit(std::move(writer.value()), [&committed](Result<void> r) { committed.set_value(std::move(r)); });
-  auto result = committed.get_future().get();
-  if (!result) return result;
+  if (auto committed = spool_.commit_now(std::move(writer.value())); !committed) return committed;
   spdlog::info("event=dsn queue_id={} dsn_queue_id={} kind={} to={} rcpts={}", message.id, id, kind_name(kind),
                log_value("<" + envelope.recipients.front().mailbox.to_string() + ">"), request.recipients.size());
   enqueue_(id);

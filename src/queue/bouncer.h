@@ -2,12 +2,13 @@
 // Sends delivery status notifications (dsn.h) as new queued messages: the
 // bounce or delay warning is written to the spool and made durable like any
 // received message, then handed to the scheduler. Runs on a scheduler
-// worker thread (it waits for the spool's group commit).
+// worker thread, which commits the DSN itself (Spool::commit_now).
 #include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/result.h"
 #include "queue/dsn.h"
 #include "queue/queued_message.h"
@@ -19,7 +20,7 @@ class Bouncer {
  public:
   using Enqueue = std::function<void(std::string id)>;
 
-  Bouncer(Spool& spool, std::string hostname, Enqueue enqueue);
+  Bouncer(Spool& spool, std::string hostname, Enqueue enqueue, Rng& rng = system_rng());
 
   // The notification of `kind` for these outcomes, if any recipient asked for
   // one (RFC 3461 4.1) and the sender is not <> (never bounce a bounce: that
@@ -32,6 +33,7 @@ class Bouncer {
   Spool& spool_;
   std::string hostname_;
   Enqueue enqueue_;
+  Rng& rng_;
 };
 
 }  // namespace tern::queue

@@ -30,7 +30,9 @@ std::string holder_pid(int fd) {
 }  // namespace
 
 Result<DataDirLock> DataDirLock::acquire(const std::string& data_dir) {
-  if (!make_dirs(data_dir)) return lock_error(fmt::format("cannot create data_dir {}: {}", data_dir, std::strerror(errno)));
+  if (auto made = posix_fs().make_dirs(data_dir); !made) {
+    return lock_error(fmt::format("cannot create data_dir: {}", made.error().detail));
+  }
   auto path = data_dir + "/lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return lock_error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));

@@ -1,10 +1,6 @@
 #include "queue/delivery_state.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <sstream>
+#include <string_view>
 
 #include "base/text.h"
 
@@ -18,20 +14,24 @@ std::vector<std::size_t> DeliveryState::pending() const {
   return out;
 }
 
-DeliveryState load_state(const std::string& path, std::size_t recipients) {
+DeliveryState load_state(FileSystem& fs, const std::string& path, std::size_t recipients) {
   DeliveryState state;
   state.done.assign(recipients, false);
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
+  auto text = read_file(fs, path);
+  if (!text) return state;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    auto end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
     if (line.starts_with("attempt")) {
       ++state.attempts;
-      auto due = line.size() > 8 ? parse_decimal(std::string_view(line).substr(8)) : std::nullopt;
+      auto due = line.size() > 8 ? parse_decimal(line.substr(8)) : std::nullopt;
       state.next_attempt = due ? static_cast<std::time_t>(*due) : 0;
     } else if (line == "warned") {
       state.delay_warned = true;
     } else if (line.starts_with("done ")) {
-      auto index = parse_decimal(std::string_view(line).substr(5));
+      auto index = parse_decimal(line.substr(5));
       if (index && *index < recipients) state.done[*index] = true;
     }
     // Anything else (a torn last line) is ignored.
@@ -40,10 +40,10 @@ DeliveryState load_state(const std::string& path, std::size_t recipients) {
 }
 
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Error{451, "4.3.0", "Local error in processing", "open " + path};
-  auto written = fs.write(fd, lines);
-  fs.close(fd);
+  auto fd = fs.open_append(path);
+  if (!fd) return fd.error();
+  auto written = fs.write(*fd, lines);
+  fs.close(*fd);
   return written;
 }
 

@@ -30,7 +30,7 @@ struct DeliveryState {
 
 // `recipients`: how many the message has (done lines beyond are ignored;
 // 0 reads the schedule alone).
-DeliveryState load_state(const std::string& path, std::size_t recipients);
+DeliveryState load_state(FileSystem& fs, const std::string& path, std::size_t recipients);
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines);
 
 }  // namespace tern::queue

@@ -1,9 +1,7 @@
 #include "queue/file_pool.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
-#include "base/ids.h"
 #include "base/log.h"
 
 namespace tern::queue {
@@ -15,22 +13,20 @@ constexpr std::size_t kMaxSpares = 4096;  // empty files kept for reuse
 
 }  // namespace
 
-FilePool::FilePool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir)), fs_(fs) {}
+FilePool::FilePool(std::string queue_dir, FileSystem& fs, QueueIds& ids)
+    : dir_(std::move(queue_dir)), fs_(fs), ids_(ids) {}
 
 FilePool::~FilePool() { stop(); }
 
-Result<void> FilePool::start() {
-  auto names = list_dir(dir_ + "/tmp");
+Result<void> FilePool::start(bool prepare_ahead) {
+  auto names = fs_.list(dir_ + "/tmp");
   if (!names) return names.error();
   for (const auto& name : *names) {
     auto path = dir_ + "/tmp/" + name;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) {
-      spdlog::info("event=discard_partial path={}", log_value(path));
-    }
+    if (fs_.file_size(path).value_or(0) > 0) spdlog::info("event=discard_partial path={}", log_value(path));
     add_spare(name);
   }
-  preparer_ = std::thread([this] { run(); });
+  if (prepare_ahead) preparer_ = std::thread([this] { run(); });
   return {};
 }
 
@@ -104,7 +100,7 @@ Result<FilePool::File> FilePool::prepare() {
   if (!spare.empty()) {
     if (auto fd = fs_.truncate(dir_ + "/tmp/" + spare)) return File{spare, *fd};
   }
-  auto name = make_queue_id();
+  auto name = ids_.next();
   auto fd = fs_.create(dir_ + "/tmp/" + name);
   if (!fd) return fd.error();
   return File{name, *fd};

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/ids.h"
 #include "base/result.h"
 #include "queue/fs.h"
 
@@ -31,11 +32,12 @@ class FilePool {
     int fd = -1;       // open for writing, empty
   };
 
-  FilePool(std::string queue_dir, FileSystem& fs);
+  FilePool(std::string queue_dir, FileSystem& fs, QueueIds& ids);
   ~FilePool();
 
-  // Empties what a crash left in tmp/, and starts the preparer.
-  Result<void> start();
+  // Empties what a crash left in tmp/, and starts the preparer thread
+  // (without it, take() prepares each file when asked).
+  Result<void> start(bool prepare_ahead = true);
   void stop();
 
   // A prepared file, or one made now when none is ready.
@@ -53,6 +55,7 @@ class FilePool {
 
   std::string dir_;
   FileSystem& fs_;
+  QueueIds& ids_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<File> ready_;

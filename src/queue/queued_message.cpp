@@ -1,13 +1,8 @@
 #include "queue/queued_message.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
+#include <set>
 #include <utility>
 
 #include "queue/envelope_file.h"
@@ -19,9 +14,7 @@ constexpr std::size_t kMaxEnvelope = 1 << 20;
 constexpr std::size_t kReadBlock = 16 * 1024;
 constexpr std::string_view kMissing = "Queue file missing";
 
-Error unreadable(const std::string& what, const std::string& path, int err) {
-  return Error{451, "4.3.0", "Queue file unreadable", what + " " + path + ": " + std::strerror(err)};
-}
+Error unreadable(const Error& error) { return Error{451, "4.3.0", "Queue file unreadable", error.detail}; }
 
 }  // namespace
 
@@ -30,6 +23,7 @@ bool queue_file_missing(const Error& error) { return error.text == kMissing; }
 
 QueuedMessage::QueuedMessage(QueuedMessage&& other) noexcept
     : id(std::move(other.id)),
+      fs(other.fs),
       fd(std::exchange(other.fd, -1)),
       offset(other.offset),
       size(other.size),
@@ -37,31 +31,31 @@ QueuedMessage::QueuedMessage(QueuedMessage&& other) noexcept
       maybe_delivered(other.maybe_delivered) {}
 
 QueuedMessage::~QueuedMessage() {
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0) fs->close(fd);
 }
 
-Result<QueuedMessage> load_queued(const std::string& id, const std::string& path) {
+Result<QueuedMessage> load_queued(FileSystem& fs, const std::string& id, const std::string& path) {
   QueuedMessage message;
   message.id = id;
-  message.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (message.fd < 0 && errno == ENOENT) {
-    return Error{451, "4.3.0", std::string(kMissing), "open " + path + ": " + std::strerror(errno)};
-  }
-  if (message.fd < 0) return unreadable("open", path, errno);
+  message.fs = &fs;
+  auto fd = fs.open_read(path);
+  if (!fd && file_missing(fd.error())) return Error{451, "4.3.0", std::string(kMissing), fd.error().detail};
+  if (!fd) return unreadable(fd.error());
+  message.fd = *fd;
   std::string head;
   while (head.find("\n\n") == std::string::npos && head.size() < kMaxEnvelope) {
     auto used = head.size();
     head.resize(used + kReadBlock);
-    auto n = ::pread(message.fd, head.data() + used, kReadBlock, static_cast<off_t>(used));
-    if (n < 0) return unreadable("read", path, errno);
-    head.resize(used + static_cast<std::size_t>(n));
-    if (n == 0) break;
+    auto n = fs.read_at(message.fd, used, head.data() + used, kReadBlock);
+    if (!n) return unreadable(n.error());
+    head.resize(used + *n);
+    if (*n == 0) break;
   }
   auto parsed = parse_envelope(head);
   if (!parsed) return parsed.error();
-  struct stat st {};
-  if (::fstat(message.fd, &st) != 0) return unreadable("stat", path, errno);
-  auto file_size = static_cast<std::uint64_t>(st.st_size);
+  auto size = fs.size(message.fd);
+  if (!size) return unreadable(size.error());
+  auto file_size = *size;
   message.offset = parsed->header_size;
   message.size = file_size - message.offset;
   if (parsed->message_size && *parsed->message_size != message.size) {
@@ -72,14 +66,22 @@ Result<QueuedMessage> load_queued(const std::string& id, const std::string& path
   return message;
 }
 
+Result<void> DeliveryBatch::sync_directly(const std::string& dir) {
+  auto handle = fs_.open_sync_handle(dir);
+  if (!handle) return handle.error();
+  auto synced = fs_.sync_filesystem(*handle);
+  fs_.close(*handle);
+  return synced;
+}
+
 Result<void> DeliveryBatch::commit() {
   Result<void> result;
-  std::set<dev_t> synced_devices;
+  std::set<std::uint64_t> synced_devices;
   for (const auto& dir : dirs_) {
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) == 0 && !synced_devices.insert(st.st_dev).second) continue;
-    bool shared = shared_ && shared_->device() != 0 && st.st_dev == shared_->device();
-    if (auto synced = shared ? shared_->sync() : fs_.sync_filesystem(dir); !synced) result = synced;
+    auto device = fs_.device(dir);
+    if (device != 0 && !synced_devices.insert(device).second) continue;
+    bool shared = shared_ && shared_->device() != 0 && device == shared_->device();
+    if (auto synced = shared ? shared_->sync() : sync_directly(dir); !synced) result = synced;
   }
   dirs_.clear();
   return result;

@@ -19,6 +19,7 @@ struct QueuedMessage {
   ~QueuedMessage();
 
   std::string id;
+  FileSystem* fs = nullptr;  // the one `fd` belongs to
   int fd = -1;              // the queue file, read-only
   std::size_t offset = 0;   // where the message starts in it
   std::uint64_t size = 0;   // the message's octets, from offset to the end
@@ -31,7 +32,7 @@ struct QueuedMessage {
 // Opens a queue file and reads the envelope at its head. The error says
 // which kind of failure it is: a file that cannot be read now (EMFILE, EIO)
 // may be read later; a corrupt one never will; a missing one is gone.
-Result<QueuedMessage> load_queued(const std::string& id, const std::string& path);
+Result<QueuedMessage> load_queued(FileSystem& fs, const std::string& id, const std::string& path);
 bool queue_file_corrupt(const Error& error);
 bool queue_file_missing(const Error& error);
 
@@ -49,6 +50,8 @@ class DeliveryBatch {
   Result<void> commit();
 
  private:
+  Result<void> sync_directly(const std::string& dir);
+
   FileSystem& fs_;
   Syncer* shared_;
   std::set<std::string> dirs_;

@@ -21,12 +21,13 @@ std::string describe(const Error& e) { return fmt::format("{} {} {}", e.code, e.
 
 }  // namespace
 
-Scheduler::Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::string hostname, FileSystem& fs)
+Scheduler::Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::string hostname, Rng& rng)
     : spool_(spool),
       deliver_(std::move(deliver)),
       retry_(retry),
-      fs_(fs),
-      bouncer_(spool, std::move(hostname), [this](std::string id) { enqueue(std::move(id), true); }) {}
+      fs_(spool.fs()),
+      clock_(spool.clock()),
+      bouncer_(spool, std::move(hostname), [this](std::string id) { enqueue(std::move(id), true); }, rng) {}
 
 Scheduler::~Scheduler() { stop(); }
 
@@ -57,32 +58,39 @@ void Scheduler::defer(const std::string& id, TimePoint when) {
   deferred_.emplace(when, id);
 }
 
-// Waits for work: finished deliveries to record, or ready messages (moving
-// deferred ones to ready when due) while fewer than kMaxActive are active.
+// Takes work, if there is any: finished deliveries to record, or ready
+// messages (moving deferred ones to ready when due) while fewer than
+// kMaxActive are active. Called with mutex_ held.
+bool Scheduler::take_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& finished) {
+  if (!finished_.empty()) {
+    while (!finished_.empty() && finished.size() < kBatch) {
+      finished.push_back(std::move(finished_.front()));
+      finished_.pop_front();
+    }
+    return true;
+  }
+  auto now = clock_.now();
+  while (!deferred_.empty() && deferred_.begin()->first <= now) {
+    ready_.push_back({std::move(deferred_.begin()->second), false});
+    deferred_.erase(deferred_.begin());
+  }
+  if (ready_.empty() || active_ >= kMaxActive) return false;
+  while (!ready_.empty() && batch.size() < kBatch && active_ < kMaxActive) {
+    batch.push_back(std::move(ready_.front()));
+    ready_.pop_front();
+    ++active_;
+  }
+  return true;
+}
+
+// Waits for work (take_work); false when stopping.
 bool Scheduler::next_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& finished) {
   std::unique_lock lock(mutex_);
   while (true) {
-    if (!finished_.empty()) {
-      while (!finished_.empty() && finished.size() < kBatch) {
-        finished.push_back(std::move(finished_.front()));
-        finished_.pop_front();
-      }
-      return true;
+    if (!finished_.empty() || !stopping_) {
+      if (take_work(batch, finished)) return true;
     }
     if (stopping_) return false;
-    auto now = std::chrono::system_clock::now();
-    while (!deferred_.empty() && deferred_.begin()->first <= now) {
-      ready_.push_back({std::move(deferred_.begin()->second), false});
-      deferred_.erase(deferred_.begin());
-    }
-    if (!ready_.empty() && active_ < kMaxActive) {
-      while (!ready_.empty() && batch.size() < kBatch && active_ < kMaxActive) {
-        batch.push_back(std::move(ready_.front()));
-        ready_.pop_front();
-        ++active_;
-      }
-      return true;
-    }
     if (deferred_.empty()) {
       wake_.wait(lock);
     } else {
@@ -97,12 +105,31 @@ bool Scheduler::next_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& f
 void Scheduler::run() {
   std::vector<Ready> batch;
   std::vector<DeliveryPtr> finished;
-  while (next_work(batch, finished)) {
-    if (!finished.empty()) record(finished);
-    if (!batch.empty()) deliver_batch(batch);
-    batch.clear();
-    finished.clear();
+  while (next_work(batch, finished)) work(batch, finished);
+}
+
+bool Scheduler::step() {
+  std::vector<Ready> batch;
+  std::vector<DeliveryPtr> finished;
+  {
+    std::lock_guard lock(mutex_);
+    if (!take_work(batch, finished)) return false;
   }
+  work(batch, finished);
+  return true;
+}
+
+std::optional<TimePoint> Scheduler::next_due() {
+  std::lock_guard lock(mutex_);
+  if (deferred_.empty()) return std::nullopt;
+  return deferred_.begin()->first;
+}
+
+void Scheduler::work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& finished) {
+  if (!finished.empty()) record(finished);
+  if (!batch.empty()) deliver_batch(batch);
+  batch.clear();
+  finished.clear();
 }
 
 void Scheduler::deliver_batch(const std::vector<Ready>& batch) {
@@ -129,14 +156,14 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   // alone tells (the queue file is not opened for a message not yet due:
   // at a restart that is most of them).
   if (!ready.fresh) {
-    auto schedule = load_state(spool_.state_path(ready.id), 0);
+    auto schedule = load_state(fs_, spool_.state_path(ready.id), 0);
     if (auto due = believable_due(schedule.next_attempt)) {
       defer(ready.id, *due);
       not_started();
       return nullptr;
     }
   }
-  auto message = load_queued(ready.id, spool_.active_path(ready.id));
+  auto message = load_queued(fs_, ready.id, spool_.active_path(ready.id));
   if (!message) {
     not_started();
     unloadable(ready.id, message.error());
@@ -145,7 +172,7 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   message->maybe_delivered = !ready.fresh;
   auto recipients = message->envelope.recipients.size();
   auto state = ready.fresh ? DeliveryState{std::vector<bool>(recipients, false)}
-                           : load_state(spool_.state_path(ready.id), recipients);
+                           : load_state(fs_, spool_.state_path(ready.id), recipients);
   auto delivery = std::make_shared<Delivery>(std::move(message.value()), std::move(state),
                                              [this](DeliveryPtr d) { on_finished(std::move(d)); });
   if (!delivery->pending().empty()) deliver_(*delivery, durability);
@@ -157,7 +184,7 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
 // schedule (a damaged state file, or a clock that was far ahead): the
 // message is tried now rather than left waiting for ever.
 std::optional<TimePoint> Scheduler::believable_due(std::time_t next_attempt) const {
-  auto now_t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  auto now_t = std::chrono::system_clock::to_time_t(clock_.now());
   if (next_attempt <= now_t) return std::nullopt;
   if (next_attempt - now_t > retry_.max_retry_interval.count()) {
     spdlog::warn("event=state_file_error detail={}", log_value(fmt::format("next attempt {} too far ahead", next_attempt)));
@@ -187,7 +214,7 @@ void Scheduler::unloadable(const std::string& id, const Error& error) {
     spdlog::error("event=queue_file_error queue_id={} detail={} retry_in={}s", id, log_value(error.detail),
                   retry_.retry_interval.count());
   }
-  defer(id, std::chrono::system_clock::now() + retry_.retry_interval);
+  defer(id, clock_.now() + retry_.retry_interval);
 }
 
 // Only recipients that were not tried are left: the message comes back
@@ -200,7 +227,7 @@ bool Scheduler::park(const std::string& id, const std::string& lines) {
     if (!appended) spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(appended.error().detail));
     recorded = appended.ok();
   }
-  defer(id, std::chrono::system_clock::now() + kParkedRetry);
+  defer(id, clock_.now() + kParkedRetry);
   return recorded;
 }
 
@@ -231,7 +258,7 @@ bool Scheduler::finish(Delivery& a) {
   const auto& message = a.message();
   const auto& id = message.id;
   const auto& recipients = message.envelope.recipients;
-  auto now = std::chrono::system_clock::now();
+  auto now = clock_.now();
   auto now_t = std::chrono::system_clock::to_time_t(now);
   auto arrived_at = queue_id_time(id);
   auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;

@@ -42,11 +42,17 @@ using DeliverFn = std::function<void(Delivery&, DeliveryBatch& batch)>;
 
 class Scheduler {
  public:
-  Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::string hostname,
-            FileSystem& fs = posix_fs());
+  // The file system and the clock are the spool's.
+  Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::string hostname, Rng& rng = system_rng());
   ~Scheduler();
 
+  // With no worker thread (the simulator), step() does their work.
   void start(std::size_t workers);
+  // One round of a worker, without waiting: records finished deliveries,
+  // or starts a batch of the messages that are due. False: nothing to do.
+  bool step();
+  // When the earliest deferred message is due; none when none is deferred.
+  std::optional<TimePoint> next_due();
   // Finishes the batches being delivered and records the deliveries that
   // are over; the rest stays queued. Stop the remote deliveries first.
   void stop();
@@ -64,6 +70,8 @@ class Scheduler {
 
   void run();
   bool next_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& finished);
+  bool take_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& finished);
+  void work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& finished);
   void deliver_batch(const std::vector<Ready>& batch);
   DeliveryPtr attempt(const Ready& ready, DeliveryBatch& durability);
   void on_finished(DeliveryPtr delivery);
@@ -80,6 +88,7 @@ class Scheduler {
   DeliverFn deliver_;
   RetryPolicy retry_;
   FileSystem& fs_;
+  const Clock& clock_;
   Bouncer bouncer_;
   std::mutex mutex_;
   std::condition_variable wake_;

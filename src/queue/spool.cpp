@@ -48,19 +48,20 @@ Result<void> SpoolWriter::finish() {
   return spool_.fs_.write_at(fd_, kSizeFieldOffset, size);
 }
 
-Spool::Spool(std::string queue_dir, FileSystem& fs) : dir_(std::move(queue_dir)), fs_(fs), files_(dir_, fs) {}
+Spool::Spool(std::string queue_dir, FileSystem& fs, const Clock& clock)
+    : dir_(std::move(queue_dir)), fs_(fs), clock_(clock), ids_(clock), files_(dir_, fs, ids_) {}
 
 Spool::~Spool() { stop(); }
 
 Result<std::vector<std::string>> Spool::open(std::size_t committers) {
   for (const auto* sub : {"/tmp", "/active", "/state", "/corrupt"}) {
-    if (!make_dirs(dir_ + sub)) {
-      return Error{451, "4.3.0", "Queue unavailable", fmt::format("cannot create {}{}", dir_, sub)};
+    if (auto made = fs_.make_dirs(dir_ + sub); !made) {
+      return Error{451, "4.3.0", "Queue unavailable", made.error().detail};
     }
   }
-  auto active = list_dir(dir_ + "/active");
+  auto active = fs_.list(dir_ + "/active");
   if (!active) return active.error();
-  auto states = list_dir(dir_ + "/state");
+  auto states = fs_.list(dir_ + "/state");
   if (!states) return states.error();
   // A crash between removing a delivered message and its state leaves the
   // state alone; both lists are sorted.
@@ -68,7 +69,7 @@ Result<std::vector<std::string>> Spool::open(std::size_t committers) {
     if (!std::binary_search(active->begin(), active->end(), name)) fs_.unlink(state_path(name));
   }
   syncer_ = std::make_unique<Syncer>(dir_, fs_);
-  if (auto started = files_.start(); !started) return started.error();
+  if (auto started = files_.start(committers > 0); !started) return started.error();
   for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
   return active;
 }
@@ -117,17 +118,33 @@ Result<void> Spool::set_aside(const std::string& id) {
 }
 
 void Spool::run_committer() {
-  std::vector<PendingCommit> batch;
   while (true) {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
       if (pending_.empty()) return;  // stopping, and nothing left to commit
-      batch.swap(pending_);
     }
-    commit_batch(batch);
-    batch.clear();
+    commit_pending();
   }
+}
+
+bool Spool::commit_pending() {
+  std::vector<PendingCommit> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(pending_);
+  }
+  if (batch.empty()) return false;
+  commit_batch(batch);
+  return true;
+}
+
+Result<void> Spool::commit_now(std::unique_ptr<SpoolWriter> writer) {
+  Result<void> result;
+  std::vector<PendingCommit> batch;
+  batch.push_back({std::move(writer), [&result](Result<void> r) { result = std::move(r); }});
+  commit_batch(batch);
+  return result;
 }
 
 // Two syncs per batch, however many messages it holds: one for the data,

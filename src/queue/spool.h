@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
+#include "base/ids.h"
 #include "base/result.h"
 #include "proto/envelope.h"
 #include "queue/file_pool.h"
@@ -64,20 +66,33 @@ class Spool {
  public:
   using CommitDone = std::function<void(Result<void>)>;
 
-  explicit Spool(std::string queue_dir, FileSystem& fs = posix_fs());
+  explicit Spool(std::string queue_dir, FileSystem& fs = posix_fs(), const Clock& clock = system_clock());
   ~Spool();
 
   // Creates the directories, starts the file pool (which empties what a
   // crash left in tmp/) and the committers. Returns the ids in active/.
-  // Only with data_dir locked (data_dir_lock.h).
+  // Only with data_dir locked (data_dir_lock.h). With no committer thread
+  // (the simulator), commit_pending() does their work when called.
   Result<std::vector<std::string>> open(std::size_t committers = 1);
   void stop();
+
+  // A new queue id (base/ids.h), from this spool's clock.
+  std::string new_id() { return ids_.next(); }
+  FileSystem& fs() { return fs_; }
+  const Clock& clock() const { return clock_; }
 
   // Starts a message: a file in tmp/ with the envelope at its head.
   Result<std::unique_ptr<SpoolWriter>> create(const std::string& id, const proto::Envelope& envelope);
   // Makes it durable in active/ and calls `done` on the committer thread.
   // On failure the files are removed and `done` gets the error (4xx).
   void commit(std::unique_ptr<SpoolWriter> writer, CommitDone done);
+  // One round of the committer: commits every commit waiting, as one batch.
+  // Returns false when none was waiting.
+  bool commit_pending();
+  // Commits on the calling thread (its sync still merges with the
+  // committer's, syncer.h): for the queue's own messages, DSNs, whose
+  // thread must not wait on another component.
+  Result<void> commit_now(std::unique_ptr<SpoolWriter> writer);
 
   std::string active_path(const std::string& id) const { return dir_ + "/active/" + id; }
   // Delivery state between attempts (delivery_state.h).
@@ -104,6 +119,8 @@ class Spool {
 
   std::string dir_;
   FileSystem& fs_;
+  const Clock& clock_;
+  QueueIds ids_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<PendingCommit> pending_;

@@ -19,20 +19,13 @@ namespace fsys = std::filesystem;
 
 // The real file system, except that a chosen sync fails, as a failing disk
 // would.
-class FaultyFs : public FileSystem {
+class FaultyFs : public PosixFs {
  public:
-  Result<int> create(const std::string& p) override { return posix_fs().create(p); }
-  Result<int> truncate(const std::string& p) override { return posix_fs().truncate(p); }
-  Result<void> write(int fd, std::string_view d) override { return posix_fs().write(fd, d); }
-  Result<void> write_at(int fd, std::uint64_t o, std::string_view d) override { return posix_fs().write_at(fd, o, d); }
-  void close(int fd) override { posix_fs().close(fd); }
-  Result<void> rename(const std::string& a, const std::string& b) override { return posix_fs().rename(a, b); }
   // Syncs are numbered from 1; a commit makes two (data, then renames).
-  Result<void> sync_filesystem(const std::string& p) override {
+  Result<void> sync_filesystem(int handle) override {
     if (++syncs == fail_sync) return Error{452, "4.3.1", "Insufficient system storage", "injected"};
-    return posix_fs().sync_filesystem(p);
+    return PosixFs::sync_filesystem(handle);
   }
-  void unlink(const std::string& p) override { posix_fs().unlink(p); }
 
   std::atomic<int> syncs{0};
   int fail_sync = 0;
@@ -164,21 +157,21 @@ TEST_F(SpoolTest, SizeLineFindsACutShortFile) {
   Spool spool(dir_);
   ASSERT_TRUE(spool.open().ok());
   ASSERT_TRUE(store(spool, "G1").ok());
-  auto loaded = load_queued("G1", spool.active_path("G1"));
+  auto loaded = load_queued(posix_fs(), "G1", spool.active_path("G1"));
   ASSERT_TRUE(loaded.ok()) << loaded.error().detail;
   EXPECT_EQ(loaded->size, std::string("Subject: x\r\n\r\nbody\r\n").size());
   fsys::resize_file(spool.active_path("G1"), fsys::file_size(spool.active_path("G1")) - 3);
-  auto cut = load_queued("G1", spool.active_path("G1"));
+  auto cut = load_queued(posix_fs(), "G1", spool.active_path("G1"));
   ASSERT_FALSE(cut.ok());
   EXPECT_TRUE(queue_file_corrupt(cut.error())) << cut.error().detail;
   // A file that cannot be read (here: a directory) is not corrupt: it may be
   // read later.
   fsys::create_directory(dir_ + "/active/G2");
-  auto unreadable = load_queued("G2", spool.active_path("G2"));
+  auto unreadable = load_queued(posix_fs(), "G2", spool.active_path("G2"));
   ASSERT_FALSE(unreadable.ok());
   EXPECT_FALSE(queue_file_corrupt(unreadable.error()));
   EXPECT_FALSE(queue_file_missing(unreadable.error()));
-  auto missing = load_queued("G3", spool.active_path("G3"));
+  auto missing = load_queued(posix_fs(), "G3", spool.active_path("G3"));
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(queue_file_missing(missing.error()));
   ASSERT_TRUE(spool.set_aside("G1").ok());

@@ -1,12 +1,15 @@
 #include "queue/syncer.h"
 
-#include <sys/stat.h>
-
 namespace tern::queue {
 
-Syncer::Syncer(std::string path, FileSystem& fs) : path_(std::move(path)), fs_(fs) {
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0) device_ = st.st_dev;
+Syncer::Syncer(std::string path, FileSystem& fs) : path_(std::move(path)), fs_(fs), device_(fs.device(path_)) {}
+
+Result<void> Syncer::sync_once() {
+  auto handle = fs_.open_sync_handle(path_);
+  if (!handle) return handle.error();
+  auto result = fs_.sync_filesystem(*handle);
+  fs_.close(*handle);
+  return result;
 }
 
 Result<void> Syncer::sync() {
@@ -22,7 +25,7 @@ Result<void> Syncer::sync() {
     running_ = true;
     const std::uint64_t mine = ++started_;
     lock.unlock();
-    auto result = fs_.sync_filesystem(path_);
+    auto result = sync_once();
     lock.lock();
     running_ = false;
     finished_ = mine;

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <sys/types.h>
 
 #include "base/result.h"
 #include "queue/fs.h"
@@ -24,12 +23,14 @@ class Syncer {
   Result<void> sync();
 
   // The file system this Syncer covers (st_dev of its path; 0 if unknown).
-  dev_t device() const { return device_; }
+  std::uint64_t device() const { return device_; }
 
  private:
+  Result<void> sync_once();
+
   std::string path_;
   FileSystem& fs_;
-  dev_t device_ = 0;
+  std::uint64_t device_ = 0;
   std::mutex mutex_;
   std::condition_variable done_;
   bool running_ = false;

@@ -15,11 +15,14 @@ std::vector<std::size_t> DeliveryState::pending() const {
 }
 
 DeliveryState load_state(FileSystem& fs, const std::string& path, std::size_t recipients) {
+  auto text = read_file(fs, path);
+  return parse_state(text ? std::string_view(*text) : std::string_view(), recipients);
+}
+
+DeliveryState parse_state(std::string_view text, std::size_t recipients) {
   DeliveryState state;
   state.done.assign(recipients, false);
-  auto text = read_file(fs, path);
-  if (!text) return state;
-  std::string_view rest = *text;
+  std::string_view rest = text;
   while (!rest.empty()) {
     auto end = rest.find('\n');
     std::string_view line = rest.substr(0, end);

@@ -12,6 +12,7 @@
 // tried again (local delivery finds its file, see delivery/maildir.h).
 #include <ctime>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -31,6 +32,7 @@ struct DeliveryState {
 // `recipients`: how many the message has (done lines beyond are ignored;
 // 0 reads the schedule alone).
 DeliveryState load_state(FileSystem& fs, const std::string& path, std::size_t recipients);
+DeliveryState parse_state(std::string_view text, std::size_t recipients);
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines);
 
 }  // namespace tern::queue

@@ -1,0 +1,519 @@
+#include "sim/simulation.h"
+
+#include <fmt/format.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <mutex>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+
+#include "base/text.h"
+#include "delivery/maildir.h"
+#include "queue/delivery_state.h"
+#include "queue/scheduler.h"
+#include "queue/spool.h"
+#include "sim/oracle.h"
+#include "sim/sim_fs.h"
+#include "smtp/server/session.h"
+
+namespace tern::sim {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kQueueDir = "/data/queue";
+constexpr const char* kMailRoot = "/data/mail";
+constexpr const char* kHostname = "mx.local.test";
+constexpr std::size_t kLocalUsers = 4;
+constexpr std::size_t kRemoteUsers = 10;
+// The remote MX always defers this one (it expires after max_lifetime and
+// bounces) and always refuses that one (it bounces at once).
+const std::string kAlwaysDeferred = "r8@remote.test";
+const std::string kAlwaysRefused = "r9@remote.test";
+
+class SimClock : public Clock {
+ public:
+  TimePoint now() const override { return now_; }
+  void advance_to(TimePoint t) { now_ = std::max(now_, t); }
+  void advance(std::chrono::milliseconds d) { now_ += d; }
+
+ private:
+  TimePoint now_ = std::chrono::system_clock::from_time_t(1767225600);  // 2026-01-01
+};
+
+// The session's window on the simulated tern: the recipients it knows and
+// the spool (as net/connection.cpp's SpoolHost).
+class SimHost : public smtp::server::SessionHost {
+ public:
+  SimHost(queue::Spool& spool, const Clock& clock) : spool_(spool), clock_(clock) {}
+
+  Result<void> check_recipient(const proto::Path& recipient) override {
+    const auto& m = recipient.mailbox;
+    if (m.domain == "local.test" || m.domain == "remote.test") return {};
+    return Error{550, "5.1.1", "No such user", ""};
+  }
+  Result<std::string> begin_message(const proto::Envelope& envelope) override {
+    auto id = spool_.new_id();
+    auto writer = spool_.create(id, envelope);
+    if (!writer) return writer.error();
+    writer_ = std::move(writer.value());
+    envelope_ = envelope;
+    return id;
+  }
+  Result<void> write_message(std::string_view content) override { return writer_->write(content); }
+  void discard_message() override { writer_.reset(); }
+  std::time_t now() override { return std::chrono::system_clock::to_time_t(clock_.now()); }
+
+  std::unique_ptr<queue::SpoolWriter> writer_;
+  proto::Envelope envelope_;
+
+ private:
+  queue::Spool& spool_;
+  const Clock& clock_;
+};
+
+struct Client {
+  std::size_t sim_id = 0;
+  std::unique_ptr<SimHost> host;
+  std::unique_ptr<smtp::server::Session> session;
+  std::vector<std::string> chunks;  // what the client sends, piece by piece
+  std::size_t next = 0;
+  bool drops = false;               // the connection is lost after the last chunk
+};
+
+// One remote transaction in flight: the MX answers at `due`.
+struct RemoteAttempt {
+  TimePoint due;
+  queue::Delivery::Part part;
+  std::vector<std::size_t> positions;  // into the delivery's pending()
+  std::weak_ptr<queue::Delivery> delivery;
+};
+
+// A remote 250 that tern may not have recorded yet.
+struct RemoteCopy {
+  std::size_t sim_id;
+  std::string queue_id;
+  std::size_t index;
+  std::string rcpt;
+  std::weak_ptr<queue::Delivery> delivery;
+  std::uint64_t faults_before;
+};
+
+// One tern process: it lives from a start to the next crash.
+struct Node {
+  Node(SimFs& fs, SimClock& clock, Rng& rng, queue::DeliverFn deliver, queue::RetryPolicy retry)
+      : spool(kQueueDir, fs, clock),
+        maildir(kMailRoot, kHostname, fs),
+        scheduler(spool, std::move(deliver), retry, kHostname, rng) {}
+
+  queue::Spool spool;
+  delivery::Maildir maildir;
+  queue::Scheduler scheduler;
+};
+
+class World {
+ public:
+  World(std::uint64_t seed, const SimOptions& options)
+      : options_(options), rng_(seed), fs_(rng_, history_) {
+    retry_.retry_interval = 5min;
+    retry_.max_retry_interval = 1h;
+    retry_.max_lifetime = std::chrono::hours(24 * 5);
+    retry_.delay_warning = 4h;
+  }
+
+  SimResult run();
+
+ private:
+  void note(const std::string& text) {
+    auto t = std::chrono::system_clock::to_time_t(clock_.now()) - 1767225600;
+    history_.push_back(fmt::format("[{}s] {}", t, text));
+  }
+  bool start_node();
+  void crash();
+  void check_recorded(bool power_cut);
+  bool act();
+  bool settle_step();
+  void start_client();
+  void feed(Client& client);
+  void on_committed(Client& client, const Result<void>& result);
+  void deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch);
+  void answer(RemoteAttempt& attempt);
+  std::optional<std::size_t> read_sim_id(const queue::QueuedMessage& message);
+  std::optional<TimePoint> next_due();
+  bool fire_due_remote();
+  void drain();
+  void capture_log();
+  std::string queue_left();
+
+  SimOptions options_;
+  SeededRng rng_;
+  std::vector<std::string> history_;
+  SimFs fs_;
+  SimClock clock_;
+  queue::RetryPolicy retry_;
+  std::unique_ptr<Node> node_;
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::vector<RemoteAttempt> remote_;
+  std::vector<RemoteCopy> unconfirmed_;
+  Oracle oracle_;
+  std::size_t started_ = 0;
+  std::size_t crashes_ = 0;
+  bool settling_ = false;
+  std::string failure_;
+};
+
+bool World::start_node() {
+  for (int tries = 0; tries < 100; ++tries) {
+    node_ = std::make_unique<Node>(fs_, clock_, rng_, [this](queue::Delivery& d, queue::DeliveryBatch& b) { deliver(d, b); },
+                                   retry_);
+    auto recovered = node_->spool.open(0);
+    if (recovered) {
+      note(fmt::format("tern starts, {} messages in the queue", recovered->size()));
+      for (auto& id : *recovered) node_->scheduler.enqueue(std::move(id));
+      return true;
+    }
+    note("tern fails to start: " + recovered.error().detail);
+    node_.reset();
+    clock_.advance(1s);
+  }
+  failure_ = "tern cannot start";
+  return false;
+}
+
+// The process is gone (power cut or kill -9): drop all it held in memory,
+// then let the disk come back as the crash left it.
+void World::crash() {
+  bool power_cut = !fs_.killed();
+  ++crashes_;
+  note(power_cut ? "power cut" : "kill -9");
+  check_recorded(power_cut);
+  clients_.clear();
+  remote_.clear();
+  node_.reset();
+  fs_.restart();
+  start_node();
+}
+
+// A remote recipient's 250 that tern has recorded must be on stable storage
+// (the state file's done line, or the message gone from the queue); one
+// not yet recorded is the window in which a crash re-sends it.
+void World::check_recorded(bool power_cut) {
+  for (const auto& copy : unconfirmed_) {
+    if (!copy.delivery.expired() || fs_.faults_injected() > copy.faults_before) {
+      oracle_.may_duplicate(copy.sim_id, copy.rcpt);
+      continue;
+    }
+    auto active = std::string(kQueueDir) + "/active/" + copy.queue_id;
+    auto state = std::string(kQueueDir) + "/state/" + copy.queue_id;
+    bool queued = power_cut ? fs_.durable_name(active) : fs_.contents(active).has_value();
+    auto text = power_cut ? fs_.durable_contents(state) : fs_.contents(state);
+    auto done = queue::parse_state(text.value_or(""), copy.index + 1).done[copy.index];
+    if (queued && !done && failure_.empty()) {
+      failure_ = fmt::format("recorded delivery not durable: message {} to <{}> (queue id {}) was recorded, "
+                             "and the {} lost it",
+                             copy.sim_id, copy.rcpt, copy.queue_id, power_cut ? "power cut" : "kill");
+    }
+  }
+  unconfirmed_.clear();
+}
+
+void World::start_client() {
+  auto client = std::make_unique<Client>();
+  client->sim_id = ++started_;
+  client->host = std::make_unique<SimHost>(node_->spool, clock_);
+  client->session = std::make_unique<smtp::server::Session>(*client->host, smtp::server::SessionLimits{}, kHostname,
+                                                            fmt::format("S{}", client->sim_id), "127.0.0.1");
+  client->session->start();
+  // Recipients: distinct, some local, some remote.
+  std::vector<std::string> rcpts;
+  auto count = 1 + rng_.below(rng_.one_in(4) ? 14 : 3);
+  for (std::size_t i = 0; i < count * 2 && rcpts.size() < count; ++i) {
+    auto rcpt = rng_.one_in(2) ? fmt::format("u{}@local.test", rng_.below(kLocalUsers))
+                               : fmt::format("r{}@remote.test", rng_.below(kRemoteUsers));
+    if (std::find(rcpts.begin(), rcpts.end(), rcpt) == rcpts.end()) rcpts.push_back(rcpt);
+  }
+  auto sender = fmt::format("u{}@local.test", rng_.below(kLocalUsers));
+  std::string envelope = fmt::format("MAIL FROM:<{}>\r\n", sender);
+  for (const auto& r : rcpts) envelope += fmt::format("RCPT TO:<{}>\r\n", r);
+  envelope += "DATA\r\n";
+  std::string body = fmt::format("From: <{}>\r\nSubject: sim\r\nX-Sim-Id: {}\r\n\r\n", sender, client->sim_id);
+  auto lines = rng_.one_in(8) ? 2000 + rng_.below(2000) : 1 + rng_.below(40);  // some pass 64 KB
+  for (std::size_t i = 0; i < lines; ++i) body += fmt::format("line {} of message {}\r\n", i, client->sim_id);
+  auto& chunks = client->chunks;
+  chunks.push_back("EHLO client.test\r\n");
+  if (rng_.one_in(2)) {
+    chunks.push_back(envelope);  // RFC 2920: pipelined up to DATA
+  } else {
+    std::size_t pos = 0;
+    while (pos < envelope.size()) {
+      auto end = envelope.find("\r\n", pos) + 2;
+      chunks.push_back(envelope.substr(pos, end - pos));
+      pos = end;
+    }
+  }
+  auto cut = rng_.below(body.size());
+  chunks.push_back(body.substr(0, cut));
+  client->drops = rng_.one_in(10);
+  if (!client->drops) {
+    chunks.push_back(body.substr(cut) + ".\r\n");
+    chunks.push_back("QUIT\r\n");
+  }
+  note(fmt::format("client {} connects: {} recipients, {} octets{}", client->sim_id, rcpts.size(), body.size(),
+                   client->drops ? ", will drop in DATA" : ""));
+  clients_.push_back(std::move(client));
+}
+
+void World::feed(Client& client) {
+  auto& session = *client.session;
+  if (session.awaiting_commit()) return;
+  if (client.next < client.chunks.size()) session.receive(client.chunks[client.next++]);
+  (void)session.take_output();
+  if (session.awaiting_commit() && client.host->writer_) {
+    auto* c = &client;
+    node_->spool.commit(std::move(client.host->writer_), [this, c](Result<void> r) { on_committed(*c, r); });
+  }
+}
+
+void World::on_committed(Client& client, const Result<void>& result) {
+  const auto& id = client.session->queue_id();
+  if (result) {
+    std::vector<std::string> rcpts;
+    for (const auto& r : client.host->envelope_.recipients) rcpts.push_back(r.mailbox.to_string());
+    oracle_.acknowledged(client.sim_id, rcpts);
+    note(fmt::format("message {} acknowledged: 250, queue id {}", client.sim_id, id));
+    node_->scheduler.enqueue(id, true);
+  } else {
+    note(fmt::format("message {} refused: {} {}", client.sim_id, result.error().code, result.error().detail));
+  }
+  client.session->committed(result);
+  (void)client.session->take_output();
+}
+
+// The router: local.test to Maildir, remote.test to the scripted MX.
+void World::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
+  const auto& m = delivery.message();
+  RemoteAttempt remote{clock_.now() + std::chrono::milliseconds(rng_.below(rng_.one_in(5) ? 300000 : 2000)),
+                       delivery.part(), {}, delivery.weak_from_this()};
+  for (std::size_t k = 0; k < delivery.pending().size(); ++k) {
+    auto index = delivery.pending()[k];
+    const auto& rcpt = m.envelope.recipients[index].mailbox;
+    if (rcpt.domain != "local.test") {
+      remote.positions.push_back(k);
+      continue;
+    }
+    delivery::MaildirMessage message{m.id, index, m.envelope.reverse_path.mailbox.to_string(), m.fd, m.offset, false,
+                                     m.maybe_delivered};
+    auto delivered = node_->maildir.deliver(message, rcpt, batch);
+    note(fmt::format("{} to <{}>: Maildir {}", m.id, rcpt.to_string(), delivered ? "ok" : delivered.error().detail));
+    delivery.set(k, {std::move(delivered), ""});
+  }
+  if (remote.positions.empty()) {
+    remote.part.done();
+    return;
+  }
+  remote_.push_back(std::move(remote));
+}
+
+std::optional<std::size_t> World::read_sim_id(const queue::QueuedMessage& m) {
+  std::string text(m.size, '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    auto n = m.fs->read_at(m.fd, m.offset + got, text.data() + got, text.size() - got);
+    if (!n || *n == 0) return std::nullopt;
+    got += *n;
+  }
+  auto at = text.find("X-Sim-Id: ");
+  if (at == std::string::npos) return 0;  // what arrived is not the message
+  auto end = text.find('\r', at);
+  return parse_decimal(std::string_view(text).substr(at + 10, end - at - 10)).value_or(0);
+}
+
+// The scripted MX answers one transaction.
+void World::answer(RemoteAttempt& attempt) {
+  const auto& m = attempt.part.message();
+  bool lost_after_data = !settling_ && rng_.one_in(20);
+  bool unreachable = !settling_ && rng_.one_in(20);
+  std::optional<std::size_t> sim_id;
+  if (!unreachable) sim_id = read_sim_id(m);
+  auto delivery = attempt.delivery.lock();
+  for (auto k : attempt.positions) {
+    auto index = delivery->pending()[k];
+    auto rcpt = m.envelope.recipients[index].mailbox.to_string();
+    auto roll = rng_.below(100);
+    auto said = [&](const char* what) { note(fmt::format("{} to <{}>: MX says {}", m.id, rcpt, what)); };
+    if (rcpt == kAlwaysRefused || (!settling_ && roll < 5)) {
+      said("550");
+      attempt.part.set(k, {Error{550, "5.1.1", "No such user", "sim"}, "mx.remote.test"});
+    } else if (!sim_id || rcpt == kAlwaysDeferred || (!settling_ && roll < 20)) {
+      said(sim_id ? "451" : "nothing (unreachable or unreadable)");
+      attempt.part.set(k, {Error{451, "4.4.0", "Try again later", "sim"}, "mx.remote.test"});
+    } else {
+      oracle_.remote_copy(*sim_id, rcpt);
+      if (lost_after_data) {
+        said("250, then the connection is lost");
+        oracle_.may_duplicate(*sim_id, rcpt);  // RFC 1047: the MX has it, tern cannot know
+        attempt.part.set(k, {Error{451, "4.4.2", "Connection lost after DATA", "sim"}, "mx.remote.test"});
+      } else {
+        said("250");
+        attempt.part.set(k, {std::string("smtp:mx.remote.test"), "mx.remote.test"});
+        unconfirmed_.push_back({*sim_id, m.id, index, rcpt, attempt.delivery, fs_.faults_injected()});
+      }
+    }
+  }
+  delivery.reset();
+  attempt.part.done();
+}
+
+bool World::fire_due_remote() {
+  auto due = std::min_element(remote_.begin(), remote_.end(),
+                              [](const auto& a, const auto& b) { return a.due < b.due; });
+  if (due == remote_.end() || due->due > clock_.now()) return false;
+  auto attempt = std::move(*due);
+  remote_.erase(due);
+  answer(attempt);
+  return true;
+}
+
+std::optional<TimePoint> World::next_due() {
+  std::optional<TimePoint> next = node_->scheduler.next_due();
+  for (const auto& r : remote_) {
+    if (!next || r.due < *next) next = r.due;
+  }
+  return next;
+}
+
+// One random action of the world; false when nothing was left to do now.
+bool World::act() {
+  if (options_.crashes && rng_.one_in(400)) fs_.cut_power_at(fs_.calls() + 1 + rng_.below(300));
+  if (options_.crashes && rng_.one_in(1500)) fs_.kill();
+  if (options_.faults && rng_.one_in(300)) fs_.writeback_error();
+  if (options_.faults && rng_.one_in(300)) fs_.other_program_syncs();
+  if (fs_.frozen()) return true;
+  switch (rng_.below(5)) {
+    case 0:
+      if (started_ < options_.messages && rng_.one_in(3)) {
+        start_client();
+        return true;
+      }
+      break;
+    case 1:
+      if (!clients_.empty()) {
+        auto i = rng_.below(clients_.size());
+        feed(*clients_[i]);
+        auto& c = *clients_[i];
+        bool finished = c.next == c.chunks.size() && !c.session->awaiting_commit();
+        if (finished || c.session->closed()) {
+          if (!c.session->closed()) c.session->abort();
+          clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        return true;
+      }
+      break;
+    case 2:
+      if (node_->spool.commit_pending()) return true;
+      break;
+    case 3:
+      if (node_->scheduler.step()) return true;
+      break;
+    case 4:
+      if (fire_due_remote()) return true;
+      break;
+  }
+  clock_.advance(std::chrono::milliseconds(rng_.below(50)));
+  if (!clients_.empty() || started_ < options_.messages) return true;
+  if (node_->spool.commit_pending() || node_->scheduler.step() || fire_due_remote()) return true;
+  auto next = next_due();
+  if (!next) return false;
+  clock_.advance_to(*next);
+  return true;
+}
+
+void World::drain() {
+  note("faults stop; the queue drains");
+  auto deadline = clock_.now() + retry_.max_lifetime + 24h;
+  for (std::size_t steps = 0; steps < 2000000 && failure_.empty() && clock_.now() < deadline; ++steps) {
+    if (!act()) break;
+  }
+}
+
+std::string World::queue_left() {
+  std::size_t left = 0;
+  for (const auto* sub : {"/active", "/state", "/corrupt"}) left += fs_.names(std::string(kQueueDir) + sub).size();
+  if (left == 0) return {};
+  return fmt::format("stuck: {} files left in active/, state/ and corrupt/ (active: {})", left,
+                     fmt::join(fs_.names(std::string(kQueueDir) + "/active"), " "));
+}
+
+// tern's log lines, in the history of the run (slow: for replaying a seed).
+class HistorySink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit HistorySink(std::function<void(std::string_view)> note) : note_(std::move(note)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override { note_({msg.payload.data(), msg.payload.size()}); }
+  void flush_() override {}
+
+ private:
+  std::function<void(std::string_view)> note_;
+};
+
+void World::capture_log() {
+  auto sink = std::make_shared<HistorySink>([this](std::string_view text) { note(fmt::format("log: {}", text)); });
+  auto logger = std::make_shared<spdlog::logger>("sim", sink);
+  logger->set_level(spdlog::level::debug);
+  spdlog::set_default_logger(logger);
+}
+
+SimResult World::run() {
+  if (options_.log) {
+    capture_log();
+  } else {
+    spdlog::set_level(spdlog::level::off);
+  }
+  fs_.set_faults(options_.faults ? FaultRates{200, 400, 200, 60, 400} : FaultRates{});
+  SimResult result;
+  if (start_node()) {
+    // The busy part: clients, faults and crashes, then a while of retries
+    // under faults.
+    std::size_t after_clients = 3000;
+    for (std::size_t steps = 0; steps < 200000 && failure_.empty(); ++steps) {
+      if (started_ == options_.messages && clients_.empty() && after_clients-- == 0) break;
+      if (!act()) break;
+      if (fs_.frozen()) crash();
+    }
+    // Then the faults stop and the queue drains on simulated time; a last
+    // power cut (what was recorded must be durable), and it drains again.
+    settling_ = true;
+    fs_.set_faults({});
+    options_.crashes = options_.faults = false;
+    if (failure_.empty()) drain();
+    if (failure_.empty()) {
+      fs_.cut_power();
+      crash();
+    }
+    if (failure_.empty()) drain();
+    if (failure_.empty()) failure_ = queue_left();
+    if (failure_.empty()) failure_ = oracle_.check(fs_, kMailRoot, history_);
+  }
+  if (options_.log) spdlog::set_default_logger(std::make_shared<spdlog::logger>("off"));
+  result.ok = failure_.empty();
+  result.failure = failure_;
+  result.history = std::move(history_);
+  result.acknowledged = oracle_.acknowledged_count();
+  result.crashes = crashes_;
+  result.faults = fs_.faults_injected();
+  return result;
+}
+
+}  // namespace
+
+SimResult run_seed(std::uint64_t seed, const SimOptions& options) {
+  World world(seed, options);
+  return world.run();
+}
+
+}  // namespace tern::sim

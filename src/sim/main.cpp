@@ -34,12 +34,14 @@ int main(int argc, char** argv) {
   std::string corpus;
   bool history = false;
   bool keep_going = false;
+  bool plain = false;
   tern::sim::SimOptions options;
   app.add_option("--first", first, "the first seed");
   app.add_option("--seeds", count, "how many seeds to run");
   app.add_option("--corpus", corpus, "run the seeds listed in this file instead");
   app.add_option("--messages", options.messages, "mail transactions per seed");
   app.add_flag("--history", history, "print the history of every seed run");
+  app.add_flag("--plain", plain, "histories without tern's log lines");
   app.add_flag("--keep-going", keep_going, "run every seed; count the failures by kind (the text before ':')");
   CLI11_PARSE(app, argc, argv);
 
@@ -69,7 +71,7 @@ int main(int argc, char** argv) {
     if (history || !result.ok) {
       // The same run again, with tern's log lines in its history.
       auto logged = options;
-      logged.log = true;
+      logged.log = !plain;
       for (const auto& line : tern::sim::run_seed(seed, logged).history) fmt::print("{}\n", line);
     }
     if (!result.ok) {

@@ -211,7 +211,7 @@ void World::check_recorded(bool power_cut) {
     auto state = std::string(kQueueDir) + "/state/" + copy.queue_id;
     bool queued = power_cut ? fs_.durable_name(active) : fs_.contents(active).has_value();
     auto text = power_cut ? fs_.durable_contents(state) : fs_.contents(state);
-    auto done = queue::parse_state(text.value_or(""), copy.index + 1).done[copy.index];
+    bool done = queue::parse_state(text.value_or(""), copy.index + 1).done[copy.index];
     if (queued && !done && failure_.empty()) {
       failure_ = fmt::format("recorded delivery not durable: message {} to <{}> (queue id {}) was recorded, "
                              "and the {} lost it",

@@ -1,7 +1,9 @@
 #include "delivery/maildir.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "base/log.h"
 #include "base/text.h"
 
 namespace tern::delivery {
@@ -19,18 +21,6 @@ std::string path_safe(std::string_view text) {
     out += keep ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
   }
   return out.empty() ? "%" : out;
-}
-
-// A mail reader moves a message from new/ to cur/ and appends ":2," and its
-// flags to the name (the Maildir spec's "info").
-bool seen_in_cur(queue::FileSystem& fs, const std::string& dir, const std::string& name) {
-  auto prefix = name + ":";
-  auto entries = fs.list(dir + "/cur");
-  if (!entries) return false;  // no cur/ yet
-  for (const auto& entry : *entries) {
-    if (entry.starts_with(prefix)) return true;
-  }
-  return false;
 }
 
 Error read_error(const std::string& queue_id, const Error& error) {
@@ -72,36 +62,60 @@ Result<std::string> Maildir::deliver(const MaildirMessage& message, const proto:
   auto name = fmt::format("{}.R{}.{}", message.queue_id, message.recipient_index, hostname_);
   auto final_path = dir + "/new/" + name;
   auto tmp_path = dir + "/tmp/" + name;
-  if (message.maybe_delivered) {
-    // Delivered before a crash that came before the queue file was removed:
-    // make sure the entry is durable, and do not deliver it again.
-    if (fs_.file_size(final_path) || seen_in_cur(fs_, dir, name)) {
-      batch.sync_later(dir + "/new");
-      return final_path;
-    }
-    fs_.unlink(tmp_path);  // a leftover from an interrupted attempt
-  }
   if (auto made = ensure_dirs(dir); !made) return made.error();
+  if (message.maybe_delivered) fs_.unlink(tmp_path);  // a leftover from an interrupted attempt
   auto fd = fs_.create(tmp_path);
   if (!fd) return fd.error();
-  auto result = copy_message(*fd, message, recipient);
+  auto written = copy_message(*fd, message, recipient);
   fs_.close(*fd);
-  if (result) result = fs_.rename(tmp_path, final_path);
-  if (result) batch.sync_later(dir + "/new");
-  if (!result) {
+  if (!written) {
     fs_.unlink(tmp_path);
-    return result.error();
+    return written.error();
   }
+  if (message.maybe_delivered) {
+    if (auto earlier = earlier_copy(dir, name, *written)) {
+      fs_.unlink(tmp_path);
+      batch.sync_later(dir + "/new");  // make sure its name is durable
+      return *earlier;
+    }
+  }
+  // The name in new/ comes once the data is durable (DeliveryBatch).
+  batch.sync_later(dir + "/new");
+  batch.rename_later(tmp_path, final_path);
   return final_path;
+}
+
+// A copy delivered by an attempt that a crash kept from being recorded: in
+// new/, or moved by a reader to cur/ with ":2,<flags>" added to its name.
+// Its name alone proves nothing (the data of a file can be lost while its
+// name survives): it counts only with the length of a whole copy. A damaged
+// copy is removed, and the message delivered again.
+std::optional<std::string> Maildir::earlier_copy(const std::string& dir, const std::string& name,
+                                                 std::uint64_t size) {
+  std::vector<std::string> candidates{dir + "/new/" + name};
+  if (auto entries = fs_.list(dir + "/cur")) {
+    for (const auto& entry : *entries) {
+      if (entry.starts_with(name + ":")) candidates.push_back(dir + "/cur/" + entry);
+    }
+  }
+  for (const auto& path : candidates) {
+    auto found = fs_.file_size(path);
+    if (!found) continue;
+    if (*found == size) return path;
+    spdlog::warn("event=maildir_damaged_copy path={} size={} expected={}", log_value(path), *found, size);
+    fs_.unlink(path);
+  }
+  return std::nullopt;
 }
 
 // Return-Path and Delivered-To, then the message with CRLF turned into LF
 // (the Unix convention Maildir readers expect), streamed in blocks.
-Result<void> Maildir::copy_message(int fd, const MaildirMessage& m, const proto::Mailbox& recipient) {
+Result<std::uint64_t> Maildir::copy_message(int fd, const MaildirMessage& m, const proto::Mailbox& recipient) {
   std::string out = fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", m.return_path,
                                 to_lower(recipient.to_string()));
   std::string block(kBlock, '\0');
   std::uint64_t offset = m.offset;
+  std::uint64_t written = 0;
   bool pending_cr = false;
   Result<void> result;
   while (result) {
@@ -124,12 +138,14 @@ Result<void> Maildir::copy_message(int fd, const MaildirMessage& m, const proto:
     }
     if (out.size() >= kBlock) {
       result = fs_.write(fd, out);
+      written += out.size();
       out.clear();
     }
   }
   if (pending_cr) out += '\r';
   if (result && !out.empty()) result = fs_.write(fd, out);
-  return result;
+  if (!result) return result.error();
+  return written + out.size();
 }
 
 }  // namespace tern::delivery

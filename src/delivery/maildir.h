@@ -1,13 +1,17 @@
 #pragma once
 // Local delivery into Maildir (https://cr.yp.to/proto/maildir.html):
 // data_dir/mail/<domain>/<local-part>/{tmp,new,cur}. The message is written
-// to tmp/ and renamed into new/; the batch then syncs the file system once
-// for all its deliveries (queue/queued_message.h DeliveryBatch).
+// to tmp/; the batch syncs the file system once for all its deliveries,
+// renames each file into new/, and syncs again (queue/queued_message.h
+// DeliveryBatch): a name in new/ always has its data on disk.
 //
 // File names are derived from the queue id and the recipient's index, so a
-// delivery repeated after a crash (delivered, but not yet removed from the
-// queue) finds its file and does not deliver twice.
+// delivery repeated after a crash (delivered, but not yet recorded in the
+// queue) finds its file, of the same length as a fresh copy, and does not
+// deliver twice.
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -44,7 +48,9 @@ class Maildir {
 
  private:
   Result<void> ensure_dirs(const std::string& dir);
-  Result<void> copy_message(int fd, const MaildirMessage& message, const proto::Mailbox& recipient);
+  // Returns the octets written.
+  Result<std::uint64_t> copy_message(int fd, const MaildirMessage& message, const proto::Mailbox& recipient);
+  std::optional<std::string> earlier_copy(const std::string& dir, const std::string& name, std::uint64_t size);
 
   std::string root_;
   std::string hostname_;  // with "/" and ":" escaped, as the Maildir spec asks

@@ -1,10 +1,46 @@
 #include "queue/delivery_state.h"
 
-#include <string_view>
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <optional>
 
 #include "base/text.h"
 
 namespace tern::queue {
+namespace {
+
+std::uint32_t fnv1a(std::string_view text) {
+  std::uint32_t hash = 2166136261u;
+  for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
+  return hash;
+}
+
+// The record in a line, when its checksum is right. (What is left of a torn
+// append becomes a line of its own, as the next append starts a new line:
+// it has no checksum, or a wrong one.)
+std::optional<std::string_view> record_of(std::string_view line) {
+  auto mark = line.rfind(" #");
+  if (mark == std::string_view::npos) return std::nullopt;
+  auto record = line.substr(0, mark);
+  if (line.substr(mark + 2) != fmt::format("{:08x}", fnv1a(record))) return std::nullopt;
+  return record;
+}
+
+void apply(DeliveryState& state, std::string_view record) {
+  if (record.starts_with("attempt")) {
+    ++state.attempts;
+    auto due = record.size() > 8 ? parse_decimal(record.substr(8)) : std::nullopt;
+    state.next_attempt = due ? static_cast<std::time_t>(*due) : 0;
+  } else if (record == "warned") {
+    state.delay_warned = true;
+  } else if (record.starts_with("done ")) {
+    auto index = parse_decimal(record.substr(5));
+    if (index && *index < state.done.size()) state.done[*index] = true;
+  }
+}
+
+}  // namespace
 
 std::vector<std::size_t> DeliveryState::pending() const {
   std::vector<std::size_t> out;
@@ -14,38 +50,30 @@ std::vector<std::size_t> DeliveryState::pending() const {
   return out;
 }
 
-DeliveryState load_state(FileSystem& fs, const std::string& path, std::size_t recipients) {
+Result<DeliveryState> load_state(FileSystem& fs, const std::string& path, std::size_t recipients) {
   auto text = read_file(fs, path);
+  if (!text && !file_missing(text.error())) return text.error();
   return parse_state(text ? std::string_view(*text) : std::string_view(), recipients);
 }
 
 DeliveryState parse_state(std::string_view text, std::size_t recipients) {
   DeliveryState state;
   state.done.assign(recipients, false);
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    auto end = rest.find('\n');
-    std::string_view line = rest.substr(0, end);
-    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
-    if (line.starts_with("attempt")) {
-      ++state.attempts;
-      auto due = line.size() > 8 ? parse_decimal(line.substr(8)) : std::nullopt;
-      state.next_attempt = due ? static_cast<std::time_t>(*due) : 0;
-    } else if (line == "warned") {
-      state.delay_warned = true;
-    } else if (line.starts_with("done ")) {
-      auto index = parse_decimal(line.substr(5));
-      if (index && *index < recipients) state.done[*index] = true;
-    }
-    // Anything else (a torn last line) is ignored.
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    if (end == std::string_view::npos) break;  // no line end: the rest of an append that was cut
+    if (auto record = record_of(text.substr(0, end))) apply(state, *record);
+    text.remove_prefix(end + 1);
   }
   return state;
 }
 
+std::string state_record(std::string_view record) { return fmt::format("{} #{:08x}\n", record, fnv1a(record)); }
+
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines) {
   auto fd = fs.open_append(path);
   if (!fd) return fd.error();
-  auto written = fs.write(*fd, lines);
+  auto written = fs.write(*fd, "\n" + lines);
   fs.close(*fd);
   return written;
 }

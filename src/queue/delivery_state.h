@@ -1,15 +1,19 @@
 #pragma once
 // What the queue remembers about a message between delivery attempts:
-// queue/state/<id>, one line per event, appended (the queue file itself is
+// queue/state/<id>, one record per line, appended (the queue file itself is
 // never rewritten):
 //   done <recipient index>   the recipient has its final outcome (delivered,
 //                            or failed and the sender notified)
 //   attempt <unix time>      an attempt left some recipient deferred; the
 //                            next one is due at that time (kept across restarts)
 //   warned                   the delay DSN was sent (at most once)
-// A missing file is a message never tried. Lines are written after the
-// deliveries they record are durable; a lost line only means a recipient is
-// tried again (local delivery finds its file, see delivery/maildir.h).
+// Each line ends in " #" and a checksum of the record (8 hex digits,
+// FNV-1a), and each append starts with a line end: an append torn by a
+// power cut ("done 12" cut to "done 1"), or zeros where data never reached
+// the disk, cannot pass for a record, nor swallow the next one. A missing file is a message never tried. Records are written
+// after the deliveries they record are durable; a lost record only means a
+// recipient is tried again (local delivery finds its file, see
+// delivery/maildir.h).
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -29,10 +33,13 @@ struct DeliveryState {
   std::vector<std::size_t> pending() const;
 };
 
-// `recipients`: how many the message has (done lines beyond are ignored;
-// 0 reads the schedule alone).
-DeliveryState load_state(FileSystem& fs, const std::string& path, std::size_t recipients);
+// `recipients`: how many the message has (done records beyond are ignored;
+// 0 reads the schedule alone). An error when the file exists and cannot be
+// read: taking it for a message never tried would deliver it all again.
+Result<DeliveryState> load_state(FileSystem& fs, const std::string& path, std::size_t recipients);
 DeliveryState parse_state(std::string_view text, std::size_t recipients);
+// One record as a line of the file, framed.
+std::string state_record(std::string_view record);
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines);
 
 }  // namespace tern::queue

@@ -66,6 +66,9 @@ Result<QueuedMessage> load_queued(FileSystem& fs, const std::string& id, const s
   return message;
 }
 
+DeliveryBatch::DeliveryBatch(FileSystem& fs, Syncer* shared)
+    : fs_(fs), shared_(shared), failures_at_start_(shared ? shared->failures() : 0) {}
+
 Result<void> DeliveryBatch::sync_directly(const std::string& dir) {
   auto handle = fs_.open_sync_handle(dir);
   if (!handle) return handle.error();
@@ -74,7 +77,7 @@ Result<void> DeliveryBatch::sync_directly(const std::string& dir) {
   return synced;
 }
 
-Result<void> DeliveryBatch::commit() {
+Result<void> DeliveryBatch::sync_all() {
   Result<void> result;
   std::set<std::uint64_t> synced_devices;
   for (const auto& dir : dirs_) {
@@ -83,7 +86,22 @@ Result<void> DeliveryBatch::commit() {
     bool shared = shared_ && shared_->device() != 0 && device == shared_->device();
     if (auto synced = shared ? shared_->sync() : sync_directly(dir); !synced) result = synced;
   }
+  if (result && shared_ && shared_->failures() != failures_at_start_) {
+    result = Error{451, "4.3.0", "Local error in processing", "a sync failed during the delivery batch"};
+  }
+  return result;
+}
+
+Result<void> DeliveryBatch::commit() {
+  auto result = sync_all();
+  if (result && !renames_.empty()) {
+    for (const auto& [from, to] : renames_) {
+      if (auto renamed = fs_.rename(from, to); !renamed) result = renamed;
+    }
+    if (auto synced = sync_all(); !synced && result) result = synced;
+  }
   dirs_.clear();
+  renames_.clear();
   return result;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/result.h"
 #include "proto/envelope.h"
@@ -36,25 +38,37 @@ Result<QueuedMessage> load_queued(FileSystem& fs, const std::string& id, const s
 bool queue_file_corrupt(const Error& error);
 bool queue_file_missing(const Error& error);
 
-// Durability work shared by the deliveries of one batch: each file system
-// that received new files is synced once, after all of them (the group
-// commit of the delivery side).
+// Durability work shared by the deliveries of one batch (the group commit
+// of the delivery side). A delivered file gets its final name only once its
+// data is on stable storage: write every file, sync, rename every file,
+// sync again. (Renamed first, a power cut can keep the name and lose the
+// data: an empty message counted as delivered.) Each file system is synced
+// once per round, however many files it holds.
 class DeliveryBatch {
  public:
   // Directories on `shared`'s file system are synced through it (merging
   // with the spool's syncs); others directly.
-  DeliveryBatch(FileSystem& fs, Syncer* shared) : fs_(fs), shared_(shared) {}
+  DeliveryBatch(FileSystem& fs, Syncer* shared);
   // `dir` holds a file written or renamed in this batch.
   void sync_later(const std::string& dir) { dirs_.insert(dir); }
-  bool empty() const { return dirs_.empty(); }
+  // `from`, written in this batch, becomes `to` once it is durable.
+  void rename_later(std::string from, std::string to) { renames_.emplace_back(std::move(from), std::move(to)); }
+  bool empty() const { return dirs_.empty() && renames_.empty(); }
+  // Ok when every file of the batch is durable under its final name.
   Result<void> commit();
 
  private:
+  Result<void> sync_all();
   Result<void> sync_directly(const std::string& dir);
 
   FileSystem& fs_;
   Syncer* shared_;
+  // Failed syncs of `shared_` when the batch began: one more by the end
+  // means some of the batch's data may not have reached the disk, even if
+  // the sync that reported it was another thread's (see syncer.h).
+  std::uint64_t failures_at_start_ = 0;
   std::set<std::string> dirs_;
+  std::vector<std::pair<std::string, std::string>> renames_;
 };
 
 }  // namespace tern::queue

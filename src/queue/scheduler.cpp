@@ -156,8 +156,13 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   // alone tells (the queue file is not opened for a message not yet due:
   // at a restart that is most of them).
   if (!ready.fresh) {
-    auto schedule = load_state(fs_, spool_.state_path(ready.id), 0);
-    if (auto due = believable_due(schedule.next_attempt)) {
+    auto schedule = state_of(ready.id, 0);
+    if (!schedule) {
+      not_started();
+      unreadable_state(ready.id, schedule.error());
+      return nullptr;
+    }
+    if (auto due = believable_due(schedule->next_attempt)) {
       defer(ready.id, *due);
       not_started();
       return nullptr;
@@ -171,12 +176,65 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   }
   message->maybe_delivered = !ready.fresh;
   auto recipients = message->envelope.recipients.size();
-  auto state = ready.fresh ? DeliveryState{std::vector<bool>(recipients, false)}
-                           : load_state(fs_, spool_.state_path(ready.id), recipients);
-  auto delivery = std::make_shared<Delivery>(std::move(message.value()), std::move(state),
+  auto state = ready.fresh ? DeliveryState{std::vector<bool>(recipients, false)} : state_of(ready.id, recipients);
+  if (!state) {
+    not_started();
+    unreadable_state(ready.id, state.error());
+    return nullptr;
+  }
+  auto delivery = std::make_shared<Delivery>(std::move(message.value()), std::move(state.value()),
                                              [this](DeliveryPtr d) { on_finished(std::move(d)); });
   if (!delivery->pending().empty()) deliver_(*delivery, durability);
   return delivery;
+}
+
+// The state file, with the records that could not be written to it yet.
+Result<DeliveryState> Scheduler::state_of(const std::string& id, std::size_t recipients) {
+  auto text = read_file(fs_, spool_.state_path(id));
+  if (!text && !file_missing(text.error())) return text.error();
+  std::string all = text ? std::move(text.value()) : std::string();
+  {
+    std::lock_guard lock(mutex_);
+    if (auto found = unwritten_.find(id); found != unwritten_.end()) all += "\n" + found->second;
+  }
+  return parse_state(all, recipients);
+}
+
+// A state file that cannot be read now: taken for "never tried", it would
+// have every recipient delivered again. The message waits instead.
+void Scheduler::unreadable_state(const std::string& id, const Error& error) {
+  spdlog::error("event=state_file_error queue_id={} detail={} retry_in={}s", id, log_value(error.detail),
+                retry_.retry_interval.count());
+  defer(id, clock_.now() + retry_.retry_interval);
+}
+
+// Appends records to the state file. When that fails (a disk error), they
+// are kept in memory and written with the next ones: until then this
+// process reads them as if they were written, and does not repeat what they
+// record. What was written goes into `written`, to be written again should
+// the sync that follows fail.
+bool Scheduler::write_state(const std::string& id, std::string lines, Written& written) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto found = unwritten_.find(id); found != unwritten_.end()) {
+      lines = found->second + lines;
+      unwritten_.erase(found);
+    }
+  }
+  if (auto appended = append_state(fs_, spool_.state_path(id), lines); !appended) {
+    spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(appended.error().detail));
+    std::lock_guard lock(mutex_);
+    unwritten_[id] = std::move(lines);
+    return false;
+  }
+  written.emplace_back(id, std::move(lines));
+  return true;
+}
+
+// The message has left the queue: nothing of it is kept.
+void Scheduler::forget(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  unwritten_.erase(id);
 }
 
 // The next attempt a state file asks for, when it is still to come. A time
@@ -220,13 +278,8 @@ void Scheduler::unloadable(const std::string& id, const Error& error) {
 // Only recipients that were not tried are left: the message comes back
 // soon, without an attempt recorded (no step on the retry schedule). What
 // else happened is recorded.
-bool Scheduler::park(const std::string& id, const std::string& lines) {
-  bool recorded = false;
-  if (!lines.empty()) {
-    auto appended = append_state(fs_, spool_.state_path(id), lines);
-    if (!appended) spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(appended.error().detail));
-    recorded = appended.ok();
-  }
+bool Scheduler::park(const std::string& id, const std::string& lines, Written& written) {
+  bool recorded = !lines.empty() && write_state(id, lines, written);
   defer(id, clock_.now() + kParkedRetry);
   return recorded;
 }
@@ -240,21 +293,35 @@ void Scheduler::on_finished(DeliveryPtr delivery) {
 }
 
 void Scheduler::record(const std::vector<DeliveryPtr>& finished) {
+  auto& syncer = spool_.syncer();
+  auto failures = syncer.failures();
   bool recorded = false;
-  for (const auto& delivery : finished) recorded |= finish(*delivery);
+  Written written;
+  for (const auto& delivery : finished) recorded |= finish(*delivery, written);
   {
     std::lock_guard lock(mutex_);
     active_ -= finished.size();
   }
   wake_.notify_one();  // room for more ready messages
   // A recipient recorded as done is never tried again, even after a crash:
-  // make the records durable (one sync for all).
-  if (recorded) (void)spool_.syncer().sync();
+  // make the records durable (one sync for all). A sync that failed (here
+  // or on another thread) may have dropped them: write them again, then
+  // sync, a few times (records may repeat: reading them is idempotent).
+  for (int round = 0; recorded && round < 3; ++round) {
+    auto synced = syncer.sync();
+    if (synced && syncer.failures() == failures) return;
+    failures = syncer.failures();
+    spdlog::warn("event=state_sync_failed records={} detail={}", written.size(),
+                 log_value(synced ? "another sync failed meanwhile" : synced.error().detail));
+    Written again;
+    for (auto& [id, lines] : written) write_state(id, std::move(lines), again);
+    written = std::move(again);
+  }
 }
 
 // Sorts the outcomes into delivered, failed and deferred; sends the DSNs
 // that are due; records it all; then removes or re-schedules the message.
-bool Scheduler::finish(Delivery& a) {
+bool Scheduler::finish(Delivery& a, Written& written) {
   const auto& message = a.message();
   const auto& id = message.id;
   const auto& recipients = message.envelope.recipients;
@@ -319,22 +386,24 @@ bool Scheduler::finish(Delivery& a) {
   std::string lines;
   if (!deferred.empty() && delay_warning_due(retry_, arrival, now, a.state().delay_warned)) {
     for (auto& d : deferred) d.will_retry_until = std::chrono::system_clock::to_time_t(retry_until(retry_, arrival));
-    if (bouncer_.notify(message, DsnKind::kDelay, deferred, now_t)) lines += "warned\n";
+    if (bouncer_.notify(message, DsnKind::kDelay, deferred, now_t)) lines += state_record("warned");
   }
   for (auto index : done) {
     a.state().done[index] = true;
-    lines += fmt::format("done {}\n", index);
+    lines += state_record(fmt::format("done {}", index));
   }
   if (a.state().pending().empty()) {
+    // Gone from the queue; the caller's sync makes that durable (until it
+    // is, a crash would bring the message back and repeat its last
+    // deliveries).
     spool_.remove(id);
-    return false;
+    forget(id);
+    return true;
   }
-  if (deferred.empty() && parked) return park(id, lines);
+  if (deferred.empty() && parked) return park(id, lines, written);
   auto next = next_attempt(retry_, arrival, now, a.state().attempts + 1);
-  lines += fmt::format("attempt {}\n", std::chrono::system_clock::to_time_t(next));
-  if (auto recorded = append_state(fs_, spool_.state_path(id), lines); !recorded) {
-    spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(recorded.error().detail));
-  }
+  lines += state_record(fmt::format("attempt {}", std::chrono::system_clock::to_time_t(next)));
+  write_state(id, std::move(lines), written);
   defer(id, next);
   return true;
 }

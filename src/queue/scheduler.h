@@ -62,6 +62,8 @@ class Scheduler {
   std::size_t corrupt_files() const { return corrupt_files_.load(); }
 
  private:
+  // State records appended in one round of recording: queue id, lines.
+  using Written = std::vector<std::pair<std::string, std::string>>;
   struct Ready {
     std::string id;
     bool fresh;
@@ -78,8 +80,12 @@ class Scheduler {
   // Records each finished delivery; one sync for all of them.
   void record(const std::vector<DeliveryPtr>& finished);
   // Returns true when it recorded something in the message's state file.
-  bool finish(Delivery& delivery);
-  bool park(const std::string& id, const std::string& lines);
+  bool finish(Delivery& delivery, Written& written);
+  bool park(const std::string& id, const std::string& lines, Written& written);
+  Result<DeliveryState> state_of(const std::string& id, std::size_t recipients);
+  void unreadable_state(const std::string& id, const Error& error);
+  bool write_state(const std::string& id, std::string lines, Written& written);
+  void forget(const std::string& id);
   void defer(const std::string& id, TimePoint when);
   std::optional<TimePoint> believable_due(std::time_t next_attempt) const;
   void unloadable(const std::string& id, const Error& error);
@@ -96,6 +102,8 @@ class Scheduler {
   std::deque<DeliveryPtr> finished_;  // over, not yet recorded
   std::size_t active_ = 0;            // taken from ready_, not yet recorded
   std::multimap<TimePoint, std::string> deferred_;
+  // State records a disk error kept from their file, by queue id.
+  std::map<std::string, std::string> unwritten_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::atomic<std::size_t> corrupt_files_{0};

@@ -136,7 +136,7 @@ TEST_F(SchedulerTest, TemporaryFailureIsRetriedOnlyForPendingRecipients) {
   auto id = store(false, {"ok", "temp"});
   std::this_thread::sleep_for(300ms);
   // After the first attempt: "ok" is recorded as done, "temp" waits.
-  auto state = load_state(posix_fs(), spool_->state_path(id), 2);
+  auto state = load_state(posix_fs(), spool_->state_path(id), 2).value();
   EXPECT_TRUE(state.done[0]);
   EXPECT_FALSE(state.done[1]);
   EXPECT_EQ(state.attempts, 1u);
@@ -154,10 +154,10 @@ TEST_F(SchedulerTest, NotAttemptedComesBackSoonWithoutAnAttempt) {
   start({std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(24), 0s});
   auto id = store(false, {"ok", "busy"});
   // (The file may be read between its creation and its line: wait for the line.)
-  auto state = load_state(posix_fs(), spool_->state_path(id), 2);
+  auto state = load_state(posix_fs(), spool_->state_path(id), 2).value();
   for (int i = 0; i < 500 && !state.done[0]; ++i) {
     std::this_thread::sleep_for(10ms);
-    state = load_state(posix_fs(), spool_->state_path(id), 2);
+    state = load_state(posix_fs(), spool_->state_path(id), 2).value();
   }
   EXPECT_TRUE(state.done[0]);
   EXPECT_EQ(state.attempts, 0u);
@@ -171,7 +171,7 @@ TEST_F(SchedulerTest, NotAttemptedComesBackSoonWithoutAnAttempt) {
 TEST_F(SchedulerTest, UnbelievableNextAttemptIsTriedNow) {
   start(fast());
   auto id = store(false, {"ok"}, 0, false);
-  { std::ofstream(spool_->state_path(id)) << "attempt 9999999999999\n"; }
+  { std::ofstream(spool_->state_path(id)) << state_record("attempt 9999999999999"); }
   scheduler_->enqueue(id, false);  // as after a restart
   ASSERT_TRUE(drained(5s));
   EXPECT_EQ(script_.calls["ok"], 1);
@@ -182,10 +182,10 @@ TEST_F(SchedulerTest, RemoteOutcomesAreRecordedWhenTheyArrive) {
   auto id = store(false, {"ok", "temp"});
   std::this_thread::sleep_for(20ms);
   EXPECT_FALSE(fsys::exists(spool_->state_path(id)));  // nothing recorded before the outcomes
-  auto state = load_state(posix_fs(), spool_->state_path(id), 2);
+  auto state = load_state(posix_fs(), spool_->state_path(id), 2).value();
   for (int i = 0; i < 500 && !state.done[0]; ++i) {  // the file may exist before its lines
     std::this_thread::sleep_for(10ms);
-    state = load_state(posix_fs(), spool_->state_path(id), 2);
+    state = load_state(posix_fs(), spool_->state_path(id), 2).value();
   }
   EXPECT_TRUE(state.done[0]);
   EXPECT_FALSE(state.done[1]);

@@ -14,6 +14,13 @@ namespace {
 
 constexpr std::size_t kWriteBlock = 64 * 1024;
 
+// A sync failed while the message was being written (reported to this
+// batch or another): some of its data may never have reached the disk.
+Error data_lost(const SpoolWriter& w) {
+  return Error{451, "4.3.0", "Local error in processing",
+               fmt::format("a sync failed while {} was written: its data may be lost", w.id())};
+}
+
 
 }  // namespace
 
@@ -69,6 +76,7 @@ Result<std::vector<std::string>> Spool::open(std::size_t committers) {
     if (!std::binary_search(active->begin(), active->end(), name)) fs_.unlink(state_path(name));
   }
   syncer_ = std::make_unique<Syncer>(dir_, fs_);
+  if (auto opened = syncer_->open(); !opened) return opened.error();
   if (auto started = files_.start(committers > 0); !started) return started.error();
   for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
   return active;
@@ -89,6 +97,7 @@ Result<std::unique_ptr<SpoolWriter>> Spool::create(const std::string& id, const 
   auto file = files_.take();
   if (!file) return file.error();
   std::unique_ptr<SpoolWriter> writer(new SpoolWriter(*this, id, std::move(file.value())));
+  writer->sync_failures_ = syncer_->failures();
   auto header = serialize_envelope(envelope);
   writer->header_size_ = header.size();
   if (auto written = writer->write(header); !written) return written.error();
@@ -168,14 +177,15 @@ void Spool::commit_batch(std::vector<PendingCommit>& batch) {
     if (results[i]) w.committed_ = any_renamed = true;
   }
   if (any_renamed) {
-    if (auto synced = syncer_->sync(); !synced) {
-      // Not known to be durable: refuse every message of the batch (the
-      // client retries) and take them back out of the queue.
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (!results[i]) continue;
-        fs_.unlink(active_path(batch[i].writer->id_));
-        results[i] = synced.error();
-      }
+    auto synced = syncer_->sync();
+    // Not known to be durable: refuse the message (the client retries) and
+    // take it back out of the queue.
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& w = *batch[i].writer;
+      if (!results[i]) continue;
+      if (!synced) results[i] = synced.error();
+      if (results[i] && syncer_->failures() != w.sync_failures_) results[i] = data_lost(w);
+      if (!results[i]) fs_.unlink(active_path(w.id_));
     }
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {

@@ -59,6 +59,7 @@ class SpoolWriter {
   std::string pending_;
   std::uint64_t written_ = 0;      // octets given to write(), envelope included
   std::uint64_t header_size_ = 0;  // the envelope's octets
+  std::uint64_t sync_failures_ = 0;  // Syncer::failures() when it began
   bool committed_ = false;
 };
 

@@ -4,12 +4,20 @@ namespace tern::queue {
 
 Syncer::Syncer(std::string path, FileSystem& fs) : path_(std::move(path)), fs_(fs), device_(fs.device(path_)) {}
 
-Result<void> Syncer::sync_once() {
+Syncer::~Syncer() {
+  if (handle_ >= 0) fs_.close(handle_);
+}
+
+Result<void> Syncer::open() {
   auto handle = fs_.open_sync_handle(path_);
   if (!handle) return handle.error();
-  auto result = fs_.sync_filesystem(*handle);
-  fs_.close(*handle);
-  return result;
+  handle_ = *handle;
+  return {};
+}
+
+std::uint64_t Syncer::failures() {
+  std::lock_guard lock(mutex_);
+  return failures_;
 }
 
 Result<void> Syncer::sync() {
@@ -25,11 +33,12 @@ Result<void> Syncer::sync() {
     running_ = true;
     const std::uint64_t mine = ++started_;
     lock.unlock();
-    auto result = sync_once();
+    auto result = fs_.sync_filesystem(handle_);
     lock.lock();
     running_ = false;
     finished_ = mine;
     if (!result) {
+      ++failures_;
       failed_ = mine;
       last_error_ = result.error();
     }

@@ -134,7 +134,7 @@ class World {
   }
   bool start_node();
   void crash();
-  void check_recorded(bool power_cut);
+  void confirm_recorded();
   bool act();
   bool settle_step();
   void start_client();
@@ -190,7 +190,10 @@ void World::crash() {
   bool power_cut = !fs_.killed();
   ++crashes_;
   note(power_cut ? "power cut" : "kill -9");
-  check_recorded(power_cut);
+  // The remote copies not yet recorded: the window in which a crash
+  // repeats a delivery.
+  for (const auto& copy : unconfirmed_) oracle_.may_duplicate(copy.sim_id, copy.rcpt);
+  unconfirmed_.clear();
   clients_.clear();
   remote_.clear();
   node_.reset();
@@ -198,27 +201,25 @@ void World::crash() {
   start_node();
 }
 
-// A remote recipient's 250 that tern has recorded must be on stable storage
-// (the state file's done line, or the message gone from the queue); one
-// not yet recorded is the window in which a crash re-sends it.
-void World::check_recorded(bool power_cut) {
-  for (const auto& copy : unconfirmed_) {
-    if (!copy.delivery.expired() || fs_.faults_injected() > copy.faults_before) {
-      oracle_.may_duplicate(copy.sim_id, copy.rcpt);
-      continue;
-    }
+// A remote recipient's 250 that tern has recorded (its Delivery is over)
+// must be on stable storage by the next step: the state file's done record,
+// or the message gone from the queue. Called between steps.
+void World::confirm_recorded() {
+  std::erase_if(unconfirmed_, [this](const RemoteCopy& copy) {
+    if (!copy.delivery.expired()) return false;
     auto active = std::string(kQueueDir) + "/active/" + copy.queue_id;
-    auto state = std::string(kQueueDir) + "/state/" + copy.queue_id;
-    bool queued = power_cut ? fs_.durable_name(active) : fs_.contents(active).has_value();
-    auto text = power_cut ? fs_.durable_contents(state) : fs_.contents(state);
-    bool done = queue::parse_state(text.value_or(""), copy.index + 1).done[copy.index];
-    if (queued && !done && failure_.empty()) {
+    auto state = fs_.durable_contents(std::string(kQueueDir) + "/state/" + copy.queue_id);
+    bool done = queue::parse_state(state.value_or(""), copy.index + 1).done[copy.index];
+    if (!fs_.durable_name(active) || done) return true;
+    if (fs_.faults_injected() > copy.faults_before) {
+      oracle_.may_duplicate(copy.sim_id, copy.rcpt);  // a disk error in between: a copy more is allowed
+    } else if (failure_.empty()) {
       failure_ = fmt::format("recorded delivery not durable: message {} to <{}> (queue id {}) was recorded, "
-                             "and the {} lost it",
-                             copy.sim_id, copy.rcpt, copy.queue_id, power_cut ? "power cut" : "kill");
+                             "and a power cut now would lose that",
+                             copy.sim_id, copy.rcpt, copy.queue_id);
     }
-  }
-  unconfirmed_.clear();
+    return true;
+  });
 }
 
 void World::start_client() {
@@ -388,6 +389,7 @@ std::optional<TimePoint> World::next_due() {
 
 // One random action of the world; false when nothing was left to do now.
 bool World::act() {
+  confirm_recorded();
   if (options_.crashes && rng_.one_in(400)) fs_.cut_power_at(fs_.calls() + 1 + rng_.below(300));
   if (options_.crashes && rng_.one_in(1500)) fs_.kill();
   if (options_.faults && rng_.one_in(300)) fs_.writeback_error();

@@ -34,9 +34,19 @@ from ternlib import Tern, check  # noqa: E402
 
 NAMES = ["ok", "truncated", "appended", "garbage_header", "directory", "attempt_20_digits",
          "attempt_word", "attempt_2100"]
-STATE_LINES = {"attempt_20_digits": b"attempt 99999999999999999999\n",
-               "attempt_word": b"attempt garbage\n",
-               "attempt_2100": b"attempt 4102444800\n"}
+
+
+def framed(record):
+    """A state file line as tern writes it: the record, " #", its FNV-1a checksum."""
+    h = 2166136261
+    for c in record:
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return record + b" #%08x\n" % h
+
+
+STATE_LINES = {"attempt_20_digits": framed(b"attempt 99999999999999999999"),
+               "attempt_word": framed(b"attempt garbage"),
+               "attempt_2100": framed(b"attempt 4102444800")}
 
 
 def body(name):

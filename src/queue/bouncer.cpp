@@ -25,17 +25,17 @@ MessageReader queue_file_reader(const QueuedMessage& message) {
 
 }  // namespace
 
-Bouncer::Bouncer(Spool& spool, std::string hostname, Enqueue enqueue, Rng& rng)
-    : spool_(spool), hostname_(std::move(hostname)), enqueue_(std::move(enqueue)), rng_(rng) {}
+Bouncer::Bouncer(Spool& spool, std::string hostname, Rng& rng)
+    : spool_(spool), hostname_(std::move(hostname)), rng_(rng) {}
 
-Result<void> Bouncer::notify(const QueuedMessage& message, DsnKind kind, std::vector<DsnRecipient> outcomes,
-                             std::time_t now) {
+Result<std::optional<std::string>> Bouncer::notify(const QueuedMessage& message, DsnKind kind,
+                                                   std::vector<DsnRecipient> outcomes, std::time_t now) {
   auto plan = plan_dsn(message.envelope, kind, std::move(outcomes));
   if (plan.decision == DsnDecision::kNullSender) {
     spdlog::warn("event=dsn_dropped queue_id={} kind={} reason=null_sender", message.id, kind_name(kind));
-    return {};
+    return std::optional<std::string>();
   }
-  if (plan.decision == DsnDecision::kNotRequested) return {};
+  if (plan.decision == DsnDecision::kNotRequested) return std::optional<std::string>();
   DsnRequest request{kind, hostname_, message.id, queue_id_time(message.id), now, std::move(plan.recipients),
                      rng_.next() | 1};
   auto read = queue_file_reader(message);
@@ -51,11 +51,10 @@ Result<void> Bouncer::notify(const QueuedMessage& message, DsnKind kind, std::ve
   auto& w = *writer.value();
   auto written = write_dsn(message.envelope, request, read, [&w](std::string_view piece) { return w.write(piece); });
   if (!written) return written.error();
-  if (auto committed = spool_.commit_now(std::move(writer.value())); !committed) return committed;
+  if (auto committed = spool_.commit_now(std::move(writer.value()), message.id); !committed) return committed.error();
   spdlog::info("event=dsn queue_id={} dsn_queue_id={} kind={} to={} rcpts={}", message.id, id, kind_name(kind),
                log_value("<" + envelope.recipients.front().mailbox.to_string() + ">"), request.recipients.size());
-  enqueue_(id);
-  return {};
+  return std::optional<std::string>(id);
 }
 
 }  // namespace tern::queue

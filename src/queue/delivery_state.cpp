@@ -27,16 +27,32 @@ std::optional<std::string_view> record_of(std::string_view line) {
   return record;
 }
 
+void mark_done(DeliveryState& state, std::string_view number) {
+  auto index = parse_decimal(number);
+  if (index && *index < state.done.size()) state.done[*index] = true;
+}
+
 void apply(DeliveryState& state, std::string_view record) {
   if (record.starts_with("attempt")) {
     ++state.attempts;
     auto due = record.size() > 8 ? parse_decimal(record.substr(8)) : std::nullopt;
     state.next_attempt = due ? static_cast<std::time_t>(*due) : 0;
-  } else if (record == "warned") {
+  } else if (record == "warned" || record.starts_with("warned ")) {
     state.delay_warned = true;
+    if (record.size() > 7) state.dsns.emplace(record.substr(7));
   } else if (record.starts_with("done ")) {
-    auto index = parse_decimal(record.substr(5));
-    if (index && *index < state.done.size()) state.done[*index] = true;
+    mark_done(state, record.substr(5));
+  } else if (record.starts_with("bounced ")) {
+    auto words = record.substr(8);
+    auto space = words.find(' ');
+    state.dsns.emplace(words.substr(0, space));
+    while (space != std::string_view::npos) {
+      words.remove_prefix(space + 1);
+      space = words.find(' ');
+      mark_done(state, words.substr(0, space));
+    }
+  } else if (record.starts_with("notified ")) {
+    state.dsns.emplace(record.substr(9));
   }
 }
 

@@ -6,7 +6,13 @@
 //                            or failed and the sender notified)
 //   attempt <unix time>      an attempt left some recipient deferred; the
 //                            next one is due at that time (kept across restarts)
-//   warned                   the delay DSN was sent (at most once)
+//   warned [<dsn id>]        the delay DSN was sent (at most once)
+//   bounced <dsn id> <index>...  these recipients failed and their sender
+//                            was sent that DSN (they are done)
+//   notified <dsn id>        a success DSN was sent
+// A DSN is held out of the queue until the record naming it is durable
+// (spool.h): at a start, a held DSN whose record was lost is dropped, and
+// the message sends it again; so a sender hears of a failure exactly once.
 // Each line ends in " #" and a checksum of the record (8 hex digits,
 // FNV-1a), and each append starts with a line end: an append torn by a
 // power cut ("done 12" cut to "done 1"), or zeros where data never reached
@@ -15,6 +21,7 @@
 // recipient is tried again (local delivery finds its file, see
 // delivery/maildir.h).
 #include <ctime>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +36,7 @@ struct DeliveryState {
   unsigned attempts = 0;    // attempts that left recipients deferred
   std::time_t next_attempt = 0;  // when the next attempt is due; 0: now
   bool delay_warned = false;
+  std::set<std::string> dsns;  // DSNs recorded as sent (their queue ids)
 
   std::vector<std::size_t> pending() const;
 };

@@ -27,7 +27,7 @@ Scheduler::Scheduler(Spool& spool, DeliverFn deliver, RetryPolicy retry, std::st
       retry_(retry),
       fs_(spool.fs()),
       clock_(spool.clock()),
-      bouncer_(spool, std::move(hostname), [this](std::string id) { enqueue(std::move(id), true); }, rng) {}
+      bouncer_(spool, std::move(hostname), rng) {}
 
 Scheduler::~Scheduler() { stop(); }
 
@@ -176,7 +176,7 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   }
   message->maybe_delivered = !ready.fresh;
   auto recipients = message->envelope.recipients.size();
-  auto state = ready.fresh ? DeliveryState{std::vector<bool>(recipients, false)} : state_of(ready.id, recipients);
+  auto state = ready.fresh ? parse_state("", recipients) : state_of(ready.id, recipients);
   if (!state) {
     not_started();
     unreadable_state(ready.id, state.error());
@@ -195,7 +195,7 @@ Result<DeliveryState> Scheduler::state_of(const std::string& id, std::size_t rec
   std::string all = text ? std::move(text.value()) : std::string();
   {
     std::lock_guard lock(mutex_);
-    if (auto found = unwritten_.find(id); found != unwritten_.end()) all += "\n" + found->second;
+    if (auto found = unwritten_.find(id); found != unwritten_.end()) all += "\n" + found->second.lines;
   }
   return parse_state(all, recipients);
 }
@@ -213,28 +213,37 @@ void Scheduler::unreadable_state(const std::string& id, const Error& error) {
 // process reads them as if they were written, and does not repeat what they
 // record. What was written goes into `written`, to be written again should
 // the sync that follows fail.
-bool Scheduler::write_state(const std::string& id, std::string lines, Written& written) {
+bool Scheduler::write_state(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round) {
   {
     std::lock_guard lock(mutex_);
     if (auto found = unwritten_.find(id); found != unwritten_.end()) {
-      lines = found->second + lines;
+      lines = found->second.lines + lines;
+      dsns.insert(dsns.begin(), found->second.dsns.begin(), found->second.dsns.end());
       unwritten_.erase(found);
     }
   }
   if (auto appended = append_state(fs_, spool_.state_path(id), lines); !appended) {
     spdlog::warn("event=state_write_failed queue_id={} detail={}", id, log_value(appended.error().detail));
     std::lock_guard lock(mutex_);
-    unwritten_[id] = std::move(lines);
+    unwritten_[id] = {std::move(lines), std::move(dsns)};
     return false;
   }
-  written.emplace_back(id, std::move(lines));
+  round.written.emplace_back(id, std::move(lines));
+  for (auto& dsn : dsns) round.held.emplace_back(std::move(dsn), id);
   return true;
 }
 
-// The message has left the queue: nothing of it is kept.
-void Scheduler::forget(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  unwritten_.erase(id);
+// The message has left the queue: nothing of it is kept, and the DSNs it
+// held are released (Spool::recover_held would release them too).
+void Scheduler::forget(const std::string& id, std::vector<std::string> dsns, Round& round) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto found = unwritten_.find(id); found != unwritten_.end()) {
+      dsns.insert(dsns.end(), found->second.dsns.begin(), found->second.dsns.end());
+      unwritten_.erase(found);
+    }
+  }
+  for (auto& dsn : dsns) round.held.emplace_back(std::move(dsn), id);
 }
 
 // The next attempt a state file asks for, when it is still to come. A time
@@ -278,8 +287,8 @@ void Scheduler::unloadable(const std::string& id, const Error& error) {
 // Only recipients that were not tried are left: the message comes back
 // soon, without an attempt recorded (no step on the retry schedule). What
 // else happened is recorded.
-bool Scheduler::park(const std::string& id, const std::string& lines, Written& written) {
-  bool recorded = !lines.empty() && write_state(id, lines, written);
+bool Scheduler::park(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round) {
+  bool recorded = !lines.empty() && write_state(id, std::move(lines), std::move(dsns), round);
   defer(id, clock_.now() + kParkedRetry);
   return recorded;
 }
@@ -296,8 +305,8 @@ void Scheduler::record(const std::vector<DeliveryPtr>& finished) {
   auto& syncer = spool_.syncer();
   auto failures = syncer.failures();
   bool recorded = false;
-  Written written;
-  for (const auto& delivery : finished) recorded |= finish(*delivery, written);
+  Round round;
+  for (const auto& delivery : finished) recorded |= finish(*delivery, round);
   {
     std::lock_guard lock(mutex_);
     active_ -= finished.size();
@@ -307,45 +316,96 @@ void Scheduler::record(const std::vector<DeliveryPtr>& finished) {
   // make the records durable (one sync for all). A sync that failed (here
   // or on another thread) may have dropped them: write them again, then
   // sync, a few times (records may repeat: reading them is idempotent).
-  for (int round = 0; recorded && round < 3; ++round) {
+  for (int tries = 0; recorded && tries < 3; ++tries) {
     auto synced = syncer.sync();
-    if (synced && syncer.failures() == failures) return;
+    if (synced && syncer.failures() == failures) break;
     failures = syncer.failures();
-    spdlog::warn("event=state_sync_failed records={} detail={}", written.size(),
+    spdlog::warn("event=state_sync_failed records={} detail={}", round.written.size(),
                  log_value(synced ? "another sync failed meanwhile" : synced.error().detail));
-    Written again;
-    for (auto& [id, lines] : written) write_state(id, std::move(lines), again);
-    written = std::move(again);
+    Round again;
+    for (auto& [id, lines] : round.written) write_state(id, std::move(lines), {}, again);
+    round.written = std::move(again.written);
+  }
+  release_dsns(round.held);
+}
+
+// The DSNs of this round, recorded by their messages, join the queue.
+void Scheduler::release_dsns(const std::vector<std::pair<std::string, std::string>>& held) {
+  for (const auto& [dsn, parent] : held) {
+    if (auto released = spool_.release(dsn, parent); !released) {
+      spdlog::error("event=dsn_release_failed queue_id={} dsn_queue_id={} detail={}", parent, dsn,
+                    log_value(released.error().detail));
+      continue;  // held until the next start
+    }
+    enqueue(dsn, true);
   }
 }
 
-// Sorts the outcomes into delivered, failed and deferred; sends the DSNs
-// that are due; records it all; then removes or re-schedules the message.
-bool Scheduler::finish(Delivery& a, Written& written) {
+// Sends the DSNs this attempt calls for (held until its records are
+// durable: bouncer.h; their ids go to `dsns`) and returns the records that
+// say so. Failed
+// recipients whose bounce cannot be queued go back to `deferred`.
+std::string Scheduler::notify(Delivery& a, Outcomes& o, std::vector<std::string>& dsns, std::time_t now_t) {
   const auto& message = a.message();
-  const auto& id = message.id;
-  const auto& recipients = message.envelope.recipients;
-  auto now = clock_.now();
-  auto now_t = std::chrono::system_clock::to_time_t(now);
-  auto arrived_at = queue_id_time(id);
-  auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;
-  std::vector<std::size_t> done;
-  std::vector<DsnRecipient> failed, deferred, succeeded;
-  bool parked = false;  // some recipients were not tried (RecipientOutcome::not_attempted)
+  std::string lines;
+  auto held = [&](const std::optional<std::string>& dsn) {
+    if (dsn) dsns.push_back(*dsn);
+  };
+  if (!o.failed.empty()) {
+    if (auto sent = bouncer_.notify(message, DsnKind::kFailure, o.failed, now_t); sent) {
+      std::string indexes;
+      for (const auto& f : o.failed) {
+        a.state().done[f.index] = true;
+        indexes += fmt::format(" {}", f.index);
+        if (!*sent) lines += state_record(fmt::format("done {}", f.index));
+      }
+      if (*sent) lines += state_record(fmt::format("bounced {}{}", **sent, indexes));
+      held(*sent);
+    } else {
+      // The sender must hear of it: keep the recipients and try again.
+      spdlog::error("event=dsn_failed queue_id={} detail={}", message.id, log_value(sent.error().detail));
+      o.deferred.insert(o.deferred.end(), o.failed.begin(), o.failed.end());
+    }
+  }
+  // RFC 3461 4.1 NOTIFY=SUCCESS. Not retried: the recipient has its mail.
+  if (!o.succeeded.empty()) {
+    auto sent = bouncer_.notify(message, DsnKind::kSuccess, o.succeeded, now_t);
+    if (!sent) spdlog::error("event=dsn_failed queue_id={} detail={}", message.id, log_value(sent.error().detail));
+    if (sent && *sent) lines += state_record("notified " + **sent);
+    if (sent) held(*sent);
+  }
+  auto arrived_at = queue_id_time(message.id);
+  auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : clock_.now();
+  if (!o.deferred.empty() && delay_warning_due(retry_, arrival, clock_.now(), a.state().delay_warned)) {
+    for (auto& d : o.deferred) d.will_retry_until = std::chrono::system_clock::to_time_t(retry_until(retry_, arrival));
+    if (auto sent = bouncer_.notify(message, DsnKind::kDelay, o.deferred, now_t)) {
+      lines += state_record(*sent ? "warned " + **sent : "warned");
+      held(*sent);
+    }
+  }
+  return lines;
+}
+
+// Sorts the outcomes of an attempt: delivered (done), failed, deferred,
+// and which delivered ones asked for a success DSN.
+Scheduler::Outcomes Scheduler::sort_outcomes(Delivery& a, std::time_t now_t) {
+  const auto& id = a.message().id;
+  const auto& recipients = a.message().envelope.recipients;
+  Outcomes o;
   for (std::size_t k = 0; k < a.pending().size(); ++k) {
     auto index = a.pending()[k];
     auto rcpt = log_value(recipients[index].mailbox.to_string());
     const auto& outcome = a.outcomes()[k];
     if (outcome.not_attempted) {
       spdlog::debug("event=parked queue_id={} rcpt={} detail={}", id, rcpt, log_value(outcome.result.error().text));
-      parked = true;
+      o.parked = true;
       continue;
     }
     if (outcome.result) {
       spdlog::info("event=delivered queue_id={} rcpt={} path={}", id, rcpt, log_value(*outcome.result));
-      done.push_back(index);
+      o.done.push_back(index);
       if (outcome.success && wants_dsn(recipients[index], DsnKind::kSuccess)) {
-        succeeded.push_back({index, *outcome.success, "2.0.0", outcome.remote_mta, "", "smtp", now_t, 0});
+        o.succeeded.push_back({index, *outcome.success, "2.0.0", outcome.remote_mta, "", "smtp", now_t, 0});
       }
       continue;
     }
@@ -358,52 +418,48 @@ bool Scheduler::finish(Delivery& a, Written& written) {
     spdlog::warn("event={} queue_id={} rcpt={} reply={} status={} detail={}", error.permanent() ? "failed" : "deferred",
                  id, rcpt, error.code, log_value(d.status.empty() ? "-" : d.status),
                  log_value(error.detail.empty() ? error.text : error.detail));
-    (error.permanent() ? failed : deferred).push_back(std::move(d));
+    (error.permanent() ? o.failed : o.deferred).push_back(std::move(d));
   }
-  if (!deferred.empty() && expired(retry_, arrival, now)) {
-    for (auto& d : deferred) {
-      spdlog::warn("event=expired queue_id={} rcpt={}", id, log_value(recipients[d.index].mailbox.to_string()));
+  return o;
+}
+
+// Sorts the outcomes, sends the DSNs that are due, records it all, then
+// removes or re-schedules the message. True when something was recorded.
+bool Scheduler::finish(Delivery& a, Round& round) {
+  const auto& id = a.message().id;
+  auto now = clock_.now();
+  auto now_t = std::chrono::system_clock::to_time_t(now);
+  auto arrived_at = queue_id_time(id);
+  auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;
+  auto o = sort_outcomes(a, now_t);
+  if (!o.deferred.empty() && expired(retry_, arrival, now)) {
+    for (auto& d : o.deferred) {
+      spdlog::warn("event=expired queue_id={} rcpt={}",
+                   id, log_value(a.message().envelope.recipients[d.index].mailbox.to_string()));
       expire(d);
-      failed.push_back(std::move(d));
+      o.failed.push_back(std::move(d));
     }
-    deferred.clear();
-  }
-  if (!failed.empty()) {
-    if (auto sent = bouncer_.notify(message, DsnKind::kFailure, failed, now_t); sent) {
-      for (const auto& f : failed) done.push_back(f.index);
-    } else {
-      // The sender must hear of it: keep the recipients and try again.
-      spdlog::error("event=dsn_failed queue_id={} detail={}", id, log_value(sent.error().detail));
-      deferred.insert(deferred.end(), failed.begin(), failed.end());
-    }
-  }
-  // RFC 3461 4.1 NOTIFY=SUCCESS. Not retried: the recipient has its mail.
-  if (!succeeded.empty()) {
-    if (auto sent = bouncer_.notify(message, DsnKind::kSuccess, succeeded, now_t); !sent) {
-      spdlog::error("event=dsn_failed queue_id={} detail={}", id, log_value(sent.error().detail));
-    }
+    o.deferred.clear();
   }
   std::string lines;
-  if (!deferred.empty() && delay_warning_due(retry_, arrival, now, a.state().delay_warned)) {
-    for (auto& d : deferred) d.will_retry_until = std::chrono::system_clock::to_time_t(retry_until(retry_, arrival));
-    if (bouncer_.notify(message, DsnKind::kDelay, deferred, now_t)) lines += state_record("warned");
-  }
-  for (auto index : done) {
+  for (auto index : o.done) {
     a.state().done[index] = true;
     lines += state_record(fmt::format("done {}", index));
   }
+  std::vector<std::string> dsns;
+  lines += notify(a, o, dsns, now_t);
   if (a.state().pending().empty()) {
     // Gone from the queue; the caller's sync makes that durable (until it
     // is, a crash would bring the message back and repeat its last
     // deliveries).
     spool_.remove(id);
-    forget(id);
+    forget(id, std::move(dsns), round);
     return true;
   }
-  if (deferred.empty() && parked) return park(id, lines, written);
+  if (o.deferred.empty() && o.parked) return park(id, std::move(lines), std::move(dsns), round);
   auto next = next_attempt(retry_, arrival, now, a.state().attempts + 1);
   lines += state_record(fmt::format("attempt {}", std::chrono::system_clock::to_time_t(next)));
-  write_state(id, std::move(lines), written);
+  write_state(id, std::move(lines), std::move(dsns), round);
   defer(id, next);
   return true;
 }

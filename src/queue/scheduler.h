@@ -62,8 +62,19 @@ class Scheduler {
   std::size_t corrupt_files() const { return corrupt_files_.load(); }
 
  private:
-  // State records appended in one round of recording: queue id, lines.
-  using Written = std::vector<std::pair<std::string, std::string>>;
+  // One round of recording: the state records appended (queue id, lines),
+  // to write again should the sync fail; the DSNs held (DSN id, message id)
+  // until the records are durable.
+  struct Round {
+    std::vector<std::pair<std::string, std::string>> written;
+    std::vector<std::pair<std::string, std::string>> held;
+  };
+  // The outcomes of an attempt, sorted.
+  struct Outcomes {
+    std::vector<std::size_t> done;
+    std::vector<DsnRecipient> failed, deferred, succeeded;
+    bool parked = false;  // some recipients were not tried (RecipientOutcome::not_attempted)
+  };
   struct Ready {
     std::string id;
     bool fresh;
@@ -80,12 +91,15 @@ class Scheduler {
   // Records each finished delivery; one sync for all of them.
   void record(const std::vector<DeliveryPtr>& finished);
   // Returns true when it recorded something in the message's state file.
-  bool finish(Delivery& delivery, Written& written);
-  bool park(const std::string& id, const std::string& lines, Written& written);
+  bool finish(Delivery& delivery, Round& round);
+  Outcomes sort_outcomes(Delivery& delivery, std::time_t now_t);
+  std::string notify(Delivery& delivery, Outcomes& outcomes, std::vector<std::string>& dsns, std::time_t now_t);
+  void release_dsns(const std::vector<std::pair<std::string, std::string>>& held);
+  bool park(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round);
   Result<DeliveryState> state_of(const std::string& id, std::size_t recipients);
   void unreadable_state(const std::string& id, const Error& error);
-  bool write_state(const std::string& id, std::string lines, Written& written);
-  void forget(const std::string& id);
+  bool write_state(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round);
+  void forget(const std::string& id, std::vector<std::string> dsns, Round& round);
   void defer(const std::string& id, TimePoint when);
   std::optional<TimePoint> believable_due(std::time_t next_attempt) const;
   void unloadable(const std::string& id, const Error& error);
@@ -102,8 +116,13 @@ class Scheduler {
   std::deque<DeliveryPtr> finished_;  // over, not yet recorded
   std::size_t active_ = 0;            // taken from ready_, not yet recorded
   std::multimap<TimePoint, std::string> deferred_;
-  // State records a disk error kept from their file, by queue id.
-  std::map<std::string, std::string> unwritten_;
+  // State records a disk error kept from their file, by queue id, and the
+  // DSNs held until they are written.
+  struct Unwritten {
+    std::string lines;
+    std::vector<std::string> dsns;
+  };
+  std::map<std::string, Unwritten> unwritten_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::atomic<std::size_t> corrupt_files_{0};

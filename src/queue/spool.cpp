@@ -7,6 +7,7 @@
 
 
 #include "base/log.h"
+#include "queue/delivery_state.h"
 #include "queue/envelope_file.h"
 
 namespace tern::queue {
@@ -61,7 +62,7 @@ Spool::Spool(std::string queue_dir, FileSystem& fs, const Clock& clock)
 Spool::~Spool() { stop(); }
 
 Result<std::vector<std::string>> Spool::open(std::size_t committers) {
-  for (const auto* sub : {"/tmp", "/active", "/state", "/corrupt"}) {
+  for (const auto* sub : {"/tmp", "/active", "/state", "/corrupt", "/dsn"}) {
     if (auto made = fs_.make_dirs(dir_ + sub); !made) {
       return Error{451, "4.3.0", "Queue unavailable", made.error().detail};
     }
@@ -77,6 +78,7 @@ Result<std::vector<std::string>> Spool::open(std::size_t committers) {
   }
   syncer_ = std::make_unique<Syncer>(dir_, fs_);
   if (auto opened = syncer_->open(); !opened) return opened.error();
+  if (auto recovered = recover_held(*active); !recovered) return recovered.error();
   if (auto started = files_.start(committers > 0); !started) return started.error();
   for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
   return active;
@@ -119,6 +121,44 @@ void Spool::remove(const std::string& id) {
   fs_.unlink(state_path(id));
 }
 
+Result<void> Spool::release(const std::string& id, const std::string& held_for) {
+  return fs_.rename(held_path(id, held_for), active_path(id));
+}
+
+std::string Spool::committed_path(const SpoolWriter& w) const {
+  return w.held_for_.empty() ? active_path(w.id_) : held_path(w.id_, w.held_for_);
+}
+
+// DSNs a crash left held (commit_now): one whose message recorded it, or
+// has left the queue (which it does only once all is recorded), joins the
+// queue; one whose record the crash lost goes, and its message sends it
+// again. One whose message's state cannot be read waits for the next start.
+Result<void> Spool::recover_held(std::vector<std::string>& active) {
+  auto held = fs_.list(dir_ + "/dsn");
+  if (!held) return held.error();
+  bool changed = false;
+  for (const auto& name : *held) {
+    auto dot = name.find('.');
+    auto id = name.substr(0, dot);
+    auto parent = dot == std::string::npos ? "" : name.substr(dot + 1);
+    bool recorded = !std::binary_search(active.begin(), active.end(), parent);
+    if (!recorded) {
+      auto text = read_file(fs_, state_path(parent));
+      if (!text && !file_missing(text.error())) continue;
+      recorded = text && parse_state(*text, 0).dsns.count(id) > 0;
+    }
+    changed = true;
+    if (recorded && fs_.rename(dir_ + "/dsn/" + name, active_path(id))) {
+      active.push_back(id);
+    } else if (!recorded) {
+      fs_.unlink(dir_ + "/dsn/" + name);
+    }
+  }
+  std::sort(active.begin(), active.end());
+  if (changed) return syncer_->sync();
+  return {};
+}
+
 Result<void> Spool::set_aside(const std::string& id) {
   auto moved = fs_.rename(active_path(id), dir_ + "/corrupt/" + id);
   if (!moved) return moved;
@@ -148,7 +188,8 @@ bool Spool::commit_pending() {
   return true;
 }
 
-Result<void> Spool::commit_now(std::unique_ptr<SpoolWriter> writer) {
+Result<void> Spool::commit_now(std::unique_ptr<SpoolWriter> writer, const std::string& held_for) {
+  writer->held_for_ = held_for;
   Result<void> result;
   std::vector<PendingCommit> batch;
   batch.push_back({std::move(writer), [&result](Result<void> r) { result = std::move(r); }});
@@ -173,7 +214,7 @@ void Spool::commit_batch(std::vector<PendingCommit>& batch) {
     fs_.close(w.fd_);
     w.fd_ = -1;
     if (results[i] && !data_synced) results[i] = data_synced.error();
-    if (results[i]) results[i] = fs_.rename(tmp_path(w.tmp_name_), active_path(w.id_));
+    if (results[i]) results[i] = fs_.rename(tmp_path(w.tmp_name_), committed_path(w));
     if (results[i]) w.committed_ = any_renamed = true;
   }
   if (any_renamed) {
@@ -185,7 +226,7 @@ void Spool::commit_batch(std::vector<PendingCommit>& batch) {
       if (!results[i]) continue;
       if (!synced) results[i] = synced.error();
       if (results[i] && syncer_->failures() != w.sync_failures_) results[i] = data_lost(w);
-      if (!results[i]) fs_.unlink(active_path(w.id_));
+      if (!results[i]) fs_.unlink(committed_path(w));
     }
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {

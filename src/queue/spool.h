@@ -1,5 +1,5 @@
 #pragma once
-// The durable spool: data_dir/queue/{tmp,active,state}. A message is written to a
+// The durable spool: data_dir/queue/{tmp,active,state,dsn}. A message is written to a
 // file in tmp/ while it arrives and renamed to active/<id> when it is made
 // durable; active/ holds exactly the acknowledged, undelivered messages.
 // Only then may the session answer 250 (DESIGN.md: a message is accepted only
@@ -60,6 +60,7 @@ class SpoolWriter {
   std::uint64_t written_ = 0;      // octets given to write(), envelope included
   std::uint64_t header_size_ = 0;  // the envelope's octets
   std::uint64_t sync_failures_ = 0;  // Syncer::failures() when it began
+  std::string held_for_;             // a DSN: the message it reports on
   bool committed_ = false;
 };
 
@@ -92,8 +93,12 @@ class Spool {
   bool commit_pending();
   // Commits on the calling thread (its sync still merges with the
   // committer's, syncer.h): for the queue's own messages, DSNs, whose
-  // thread must not wait on another component.
-  Result<void> commit_now(std::unique_ptr<SpoolWriter> writer);
+  // thread must not wait on another component. A DSN is held for the
+  // message it reports on, in dsn/, out of the queue, until release().
+  Result<void> commit_now(std::unique_ptr<SpoolWriter> writer, const std::string& held_for);
+  // A held DSN joins the queue (its message has recorded it durably); the
+  // next sync makes that durable.
+  Result<void> release(const std::string& id, const std::string& held_for);
 
   std::string active_path(const std::string& id) const { return dir_ + "/active/" + id; }
   // Delivery state between attempts (delivery_state.h).
@@ -115,6 +120,11 @@ class Spool {
   };
 
   std::string tmp_path(const std::string& name) const { return dir_ + "/tmp/" + name; }
+  std::string held_path(const std::string& id, const std::string& held_for) const {
+    return dir_ + "/dsn/" + id + "." + held_for;
+  }
+  std::string committed_path(const SpoolWriter& w) const;
+  Result<void> recover_held(std::vector<std::string>& active);
   void run_committer();
   void commit_batch(std::vector<PendingCommit>& batch);
 

@@ -18,7 +18,8 @@ FilePool::FilePool(std::string queue_dir, FileSystem& fs, QueueIds& ids)
 
 FilePool::~FilePool() { stop(); }
 
-Result<void> FilePool::start(bool prepare_ahead) {
+Result<void> FilePool::start(bool prepare_ahead, std::function<std::uint64_t()> synced) {
+  synced_ = std::move(synced);
   auto names = fs_.list(dir_ + "/tmp");
   if (!names) return names.error();
   for (const auto& name : *names) {
@@ -57,41 +58,60 @@ Result<FilePool::File> FilePool::take() {
 
 void FilePool::release(const std::string& name) { add_spare(name); }
 
-void FilePool::recycle(const std::string& id) {
+// The file is not reused before its move out of active/ is durable: after
+// a power cut that lost the move, the old name would point at a new
+// message's data (a message delivered under another's queue id).
+void FilePool::recycle(const std::string& id, std::uint64_t durable_after) {
   auto active = dir_ + "/active/" + id;
   {
     std::lock_guard lock(mutex_);
-    if (spares_.size() >= kMaxSpares) {
+    if (spares_.size() + cooling_.size() >= kMaxSpares) {
       fs_.unlink(active);
       return;
     }
   }
-  if (!fs_.rename(active, dir_ + "/tmp/" + id)) {
+  if (!fs_.rename(active, dir_ + "/tmp/" + id) || !empty_file(id)) {
     fs_.unlink(active);
     return;
   }
-  add_spare(id);
+  std::lock_guard lock(mutex_);
+  cooling_.emplace_back(durable_after, id);
 }
 
-// Empties tmp/<name> (its blocks go back to the file system now, not when it
-// is reused) and lists it as a spare.
-void FilePool::add_spare(const std::string& name) {
+// Empties tmp/<name>: its blocks go back to the file system now, not when
+// it is reused.
+bool FilePool::empty_file(const std::string& name) {
   auto path = dir_ + "/tmp/" + name;
   auto fd = fs_.truncate(path);
   if (!fd) {
     fs_.unlink(path);
-    return;
+    return false;
   }
   fs_.close(*fd);
+  return true;
+}
+
+void FilePool::add_spare(const std::string& name) {
+  if (!empty_file(name)) return;
   std::lock_guard lock(mutex_);
   spares_.push_back(name);
   wake_.notify_one();
+}
+
+// Recycled files whose move is durable become spares. With mutex_ held.
+void FilePool::promote_cooled() {
+  auto synced = synced_ ? synced_() : 0;
+  while (!cooling_.empty() && synced > cooling_.front().first) {
+    spares_.push_back(std::move(cooling_.front().second));
+    cooling_.pop_front();
+  }
 }
 
 Result<FilePool::File> FilePool::prepare() {
   std::string spare;
   {
     std::lock_guard lock(mutex_);
+    promote_cooled();
     if (!spares_.empty()) {
       spare = std::move(spares_.back());
       spares_.pop_back();

@@ -13,7 +13,9 @@
 // was acknowledged. At start, spares left with content (messages cut off by
 // a crash) are emptied.
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -36,21 +38,25 @@ class FilePool {
   ~FilePool();
 
   // Empties what a crash left in tmp/, and starts the preparer thread
-  // (without it, take() prepares each file when asked).
-  Result<void> start(bool prepare_ahead = true);
+  // (without it, take() prepares each file when asked). `synced` tells the
+  // last sync of the file system that succeeded (Syncer::succeeded).
+  Result<void> start(bool prepare_ahead, std::function<std::uint64_t()> synced);
   void stop();
 
   // A prepared file, or one made now when none is ready.
   Result<File> take();
   // A file taken and not committed (the message was refused) is a spare again.
   void release(const std::string& name);
-  // A delivered message's file (active/<id>) becomes a spare, or is deleted
-  // when there are enough.
-  void recycle(const std::string& id);
+  // A delivered message's file (active/<id>) becomes a spare once a sync
+  // numbered above `durable_after` has succeeded, or is deleted when there
+  // are enough.
+  void recycle(const std::string& id, std::uint64_t durable_after);
 
  private:
   Result<File> prepare();
   void add_spare(const std::string& name);
+  bool empty_file(const std::string& name);
+  void promote_cooled();
   void run();
 
   std::string dir_;
@@ -60,6 +66,9 @@ class FilePool {
   std::condition_variable wake_;
   std::deque<File> ready_;
   std::vector<std::string> spares_;  // empty files in tmp/, not open
+  // Recycled files waiting for their move to be durable: sync number, name.
+  std::deque<std::pair<std::uint64_t, std::string>> cooling_;
+  std::function<std::uint64_t()> synced_;
   bool stopping_ = false;
   std::thread preparer_;
 };

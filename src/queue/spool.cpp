@@ -79,7 +79,9 @@ Result<std::vector<std::string>> Spool::open(std::size_t committers) {
   syncer_ = std::make_unique<Syncer>(dir_, fs_);
   if (auto opened = syncer_->open(); !opened) return opened.error();
   if (auto recovered = recover_held(*active); !recovered) return recovered.error();
-  if (auto started = files_.start(committers > 0); !started) return started.error();
+  if (auto started = files_.start(committers > 0, [this] { return syncer_->succeeded(); }); !started) {
+    return started.error();
+  }
   for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
   return active;
 }
@@ -117,7 +119,7 @@ void Spool::commit(std::unique_ptr<SpoolWriter> writer, CommitDone done) {
 // Needs no sync: should the rename be lost in a crash, the message is found
 // in active/ again and its deliveries find their files (idempotent).
 void Spool::remove(const std::string& id) {
-  files_.recycle(id);
+  files_.recycle(id, syncer_->started());
   fs_.unlink(state_path(id));
 }
 
@@ -214,6 +216,8 @@ void Spool::commit_batch(std::vector<PendingCommit>& batch) {
     fs_.close(w.fd_);
     w.fd_ = -1;
     if (results[i] && !data_synced) results[i] = data_synced.error();
+    // Never a name in active/ for data that may not be on disk.
+    if (results[i] && syncer_->failures() != w.sync_failures_) results[i] = data_lost(w);
     if (results[i]) results[i] = fs_.rename(tmp_path(w.tmp_name_), committed_path(w));
     if (results[i]) w.committed_ = any_renamed = true;
   }

@@ -20,6 +20,16 @@ std::uint64_t Syncer::failures() {
   return failures_;
 }
 
+std::uint64_t Syncer::started() {
+  std::lock_guard lock(mutex_);
+  return started_;
+}
+
+std::uint64_t Syncer::succeeded() {
+  std::lock_guard lock(mutex_);
+  return succeeded_;
+}
+
 Result<void> Syncer::sync() {
   std::unique_lock lock(mutex_);
   // A sync already running may have started before our writes: we need the
@@ -41,6 +51,8 @@ Result<void> Syncer::sync() {
       ++failures_;
       failed_ = mine;
       last_error_ = result.error();
+    } else {
+      succeeded_ = mine;
     }
     done_.notify_all();
   }

@@ -43,6 +43,11 @@ class Syncer {
   // How many syncs have failed so far: sample it before writing, compare
   // after the sync.
   std::uint64_t failures();
+  // Syncs are numbered from 1. started(): the number of the last one begun.
+  // A change made now is durable once succeeded(), the last one to finish
+  // without error, is above what started() says now.
+  std::uint64_t started();
+  std::uint64_t succeeded();
 
   // The file system this Syncer covers (st_dev of its path; 0 if unknown).
   std::uint64_t device() const { return device_; }
@@ -59,6 +64,7 @@ class Syncer {
   std::uint64_t finished_ = 0;   // syncs ended (they end in order)
   std::uint64_t failed_ = 0;     // the last sync that failed
   std::uint64_t failures_ = 0;   // syncs that failed
+  std::uint64_t succeeded_ = 0;  // the last sync that did not
   Error last_error_;
 };
 

@@ -58,6 +58,7 @@ void Oracle::read_mailbox_file(const std::string& text, std::vector<std::string>
       final_recipient = to_lower(trim(value));
     } else if (line.starts_with("Action: failed") && !final_recipient.empty()) {
       ++bounces_[{*id, final_recipient}];
+      history.push_back(fmt::format("oracle: {} bounces message {} to <{}>", path, *id, final_recipient));
     }
     if (end == std::string::npos) break;
     pos = end + 1;

@@ -134,7 +134,8 @@ std::string Spool::committed_path(const SpoolWriter& w) const {
 // DSNs a crash left held (commit_now): one whose message recorded it, or
 // has left the queue (which it does only once all is recorded), joins the
 // queue; one whose record the crash lost goes, and its message sends it
-// again. One whose message's state cannot be read waits for the next start.
+// again. A message whose state cannot be read fails the start: guessing
+// either way would lose a bounce or send it twice.
 Result<void> Spool::recover_held(std::vector<std::string>& active) {
   auto held = fs_.list(dir_ + "/dsn");
   if (!held) return held.error();
@@ -146,7 +147,7 @@ Result<void> Spool::recover_held(std::vector<std::string>& active) {
     bool recorded = !std::binary_search(active.begin(), active.end(), parent);
     if (!recorded) {
       auto text = read_file(fs_, state_path(parent));
-      if (!text && !file_missing(text.error())) continue;
+      if (!text && !file_missing(text.error())) return text.error();
       recorded = text && parse_state(*text, 0).dsns.count(id) > 0;
     }
     changed = true;

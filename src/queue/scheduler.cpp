@@ -316,17 +316,42 @@ void Scheduler::record(const std::vector<DeliveryPtr>& finished) {
   // make the records durable (one sync for all). A sync that failed (here
   // or on another thread) may have dropped them: write them again, then
   // sync, a few times (records may repeat: reading them is idempotent).
-  for (int tries = 0; recorded && tries < 3; ++tries) {
+  bool durable = !recorded;
+  for (int tries = 0; recorded && tries < 3 && !durable; ++tries) {
     auto synced = syncer.sync();
-    if (synced && syncer.failures() == failures) break;
+    durable = synced && syncer.failures() == failures;
+    if (durable) break;
     failures = syncer.failures();
     spdlog::warn("event=state_sync_failed records={} detail={}", round.written.size(),
                  log_value(synced ? "another sync failed meanwhile" : synced.error().detail));
-    Round again;
-    for (auto& [id, lines] : round.written) write_state(id, std::move(lines), {}, again);
-    round.written = std::move(again.written);
+    round = write_again(std::move(round));
   }
-  release_dsns(round.held);
+  if (durable) {
+    release_dsns(round.held);
+    return;
+  }
+  // The DSNs stay held until their records are written (or the next start
+  // decides, Spool::recover_held).
+  std::lock_guard lock(mutex_);
+  for (auto& [dsn, parent] : round.held) unwritten_[parent].dsns.push_back(std::move(dsn));
+}
+
+// The records of a round whose sync failed, written again; the DSNs they
+// name stay with them (held until they are written).
+Scheduler::Round Scheduler::write_again(Round round) {
+  Round again;
+  for (auto& [id, lines] : round.written) {
+    std::vector<std::string> dsns;
+    std::erase_if(round.held, [&](auto& held) {
+      if (held.second != id) return false;
+      dsns.push_back(std::move(held.first));
+      return true;
+    });
+    write_state(id, std::move(lines), std::move(dsns), again);
+  }
+  // DSNs of messages that left the queue have no record to wait for.
+  again.held.insert(again.held.end(), round.held.begin(), round.held.end());
+  return again;
 }
 
 // The DSNs of this round, recorded by their messages, join the queue.

@@ -94,6 +94,7 @@ class Scheduler {
   bool finish(Delivery& delivery, Round& round);
   Outcomes sort_outcomes(Delivery& delivery, std::time_t now_t);
   std::string notify(Delivery& delivery, Outcomes& outcomes, std::vector<std::string>& dsns, std::time_t now_t);
+  Round write_again(Round round);
   void release_dsns(const std::vector<std::pair<std::string, std::string>>& held);
   bool park(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round);
   Result<DeliveryState> state_of(const std::string& id, std::size_t recipients);

@@ -19,6 +19,7 @@
 #include "net/server.h"
 #include "policy/recipient_policy.h"
 #include "queue/data_dir_lock.h"
+#include "queue/fs_check.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
 
@@ -130,6 +131,9 @@ int serve(const config::Config& config) {
   // Nothing touches the queue before the lock is ours (data_dir_lock.h).
   auto lock = queue::DataDirLock::acquire(config.data_dir);
   if (!lock) return start_failed(lock.error().detail);
+  auto fs_check = queue::check_data_dir(config.data_dir);
+  if (!fs_check.refusal.empty()) return start_failed(fs_check.refusal);
+  for (const auto& warning : fs_check.warnings) spdlog::error("event=data_dir_unsafe detail={}", log_value(warning));
   queue::Spool spool(config.data_dir + "/queue");
   Outbound outbound;
   auto resolver = dns::Resolver::create(outbound.io().get_executor(), {config.dns.servers});

@@ -86,5 +86,37 @@ TEST_F(MaildirTest, LocalPartsCannotLeaveTheMailRoot) {
   EXPECT_EQ(maildir.mailbox_dir({"\"\"", "example.test"}), dir_ + "/mail/example.test/%");
 }
 
+// The name in new/ comes only after the data is synced (a power cut must
+// not leave a name without its data).
+TEST_F(MaildirTest, TheNameInNewComesAfterTheBatchSyncs) {
+  Maildir maildir(dir_ + "/mail", "mx");
+  queue::DeliveryBatch batch(queue::posix_fs(), nullptr);
+  auto path = maildir.deliver(message(0, false), {"alice", "example.test"}, batch);
+  ASSERT_TRUE(path.ok());
+  EXPECT_TRUE(files(dir_ + "/mail/example.test/alice/new").empty());
+  EXPECT_EQ(files(dir_ + "/mail/example.test/alice/tmp").size(), 1u);
+  ASSERT_TRUE(batch.commit().ok());
+  EXPECT_EQ(files(dir_ + "/mail/example.test/alice/new"), std::vector<std::string>{*path});
+  EXPECT_TRUE(files(dir_ + "/mail/example.test/alice/tmp").empty());
+}
+
+// An earlier copy counts only with the length of a whole copy: an empty
+// one (its data lost in a power cut) is replaced.
+TEST_F(MaildirTest, ADamagedEarlierCopyIsDeliveredAgain) {
+  Maildir maildir(dir_ + "/mail", "mx");
+  auto first = deliver(maildir, message(0, false), {"alice", "example.test"});
+  ASSERT_TRUE(first.ok());
+  auto whole = fsys::file_size(*first);
+  fsys::resize_file(*first, 0);
+  auto again = deliver(maildir, message(0, true), {"alice", "example.test"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *first);
+  EXPECT_EQ(fsys::file_size(*first), whole);
+  // A whole copy is left as it is, and not delivered twice.
+  auto third = deliver(maildir, message(0, true), {"alice", "example.test"});
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(files(dir_ + "/mail/example.test/alice/new").size(), 1u);
+}
+
 }  // namespace
 }  // namespace tern::delivery

@@ -1,0 +1,65 @@
+#include "queue/delivery_state.h"
+
+#include <gtest/gtest.h>
+
+namespace tern::queue {
+namespace {
+
+std::string records(std::initializer_list<std::string_view> list) {
+  std::string out;
+  for (auto r : list) out += "\n" + state_record(r);
+  return out;
+}
+
+// docs/operations.md shows this line; tests/t-21 computes the same sum.
+TEST(DeliveryState, ARecordEndsWithItsChecksum) { EXPECT_EQ(state_record("done 0"), "done 0 #3ba886c9\n"); }
+
+TEST(DeliveryState, ReadsWhatWasRecorded) {
+  auto state = parse_state(records({"done 0", "attempt 1795608876", "warned 0HOHPA1B2C30000",
+                                    "bounced 0HOHPB2C3D40000 2 3", "attempt 1795612476"}),
+                           4);
+  EXPECT_EQ(state.done, (std::vector<bool>{true, false, true, true}));
+  EXPECT_EQ(state.attempts, 2u);
+  EXPECT_EQ(state.next_attempt, 1795612476);
+  EXPECT_TRUE(state.delay_warned);
+  EXPECT_EQ(state.dsns, (std::set<std::string>{"0HOHPA1B2C30000", "0HOHPB2C3D40000"}));
+}
+
+// "done 12" cut to "done 1" by a power cut must not mark recipient 1, at
+// any point the append is cut, nor with the next append after it.
+TEST(DeliveryState, ATornAppendIsNoRecord) {
+  auto good = records({"done 3"});
+  auto torn = records({"done 12", "attempt 99"});
+  for (std::size_t cut = 0; cut < torn.size(); ++cut) {
+    auto text = good + torn.substr(0, cut);
+    for (const auto& then : {std::string(), records({"done 5"})}) {
+      auto state = parse_state(text + then, 13);
+      EXPECT_TRUE(state.done[3]) << cut;
+      EXPECT_FALSE(state.done[1]) << cut;
+      // The record counts once it is whole: its line end may come with
+      // the next append.
+      auto whole = records({"done 12"}).size() - (then.empty() ? 0 : 1);
+      EXPECT_EQ(state.done[12], cut >= whole) << cut;
+      if (!then.empty()) {
+        EXPECT_TRUE(state.done[5]) << "the record after a torn one, cut at " << cut;
+      }
+    }
+  }
+}
+
+// Zeros where the data of an append never reached the disk (the size did)
+// hide that append, not the next one.
+TEST(DeliveryState, ZerosSwallowNoRecord) {
+  auto lost = records({"done 1"});
+  auto text = records({"done 0"}) + std::string(lost.size(), '\0') + records({"done 2"});
+  auto state = parse_state(text, 3);
+  EXPECT_EQ(state.done, (std::vector<bool>{true, false, true}));
+}
+
+TEST(DeliveryState, LinesWithoutAValidChecksumAreIgnored) {
+  auto state = parse_state("done 0\ndone 1 #00000000\n" + state_record("done 2"), 3);
+  EXPECT_EQ(state.done, (std::vector<bool>{false, false, true}));
+}
+
+}  // namespace
+}  // namespace tern::queue

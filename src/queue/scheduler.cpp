@@ -211,8 +211,9 @@ void Scheduler::unreadable_state(const std::string& id, const Error& error) {
 // Appends records to the state file. When that fails (a disk error), they
 // are kept in memory and written with the next ones: until then this
 // process reads them as if they were written, and does not repeat what they
-// record. What was written goes into `written`, to be written again should
-// the sync that follows fail.
+// record. What was written goes into `round` (to be written again should
+// the sync that follows fail), with the DSNs it names (released once that
+// sync succeeds).
 bool Scheduler::write_state(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round) {
   {
     std::lock_guard lock(mutex_);

@@ -140,6 +140,7 @@ Result<void> Spool::recover_held(std::vector<std::string>& active) {
   auto held = fs_.list(dir_ + "/dsn");
   if (!held) return held.error();
   bool changed = false;
+  std::vector<std::string> released;  // `active` stays sorted for the searches
   for (const auto& name : *held) {
     auto dot = name.find('.');
     auto id = name.substr(0, dot);
@@ -151,12 +152,13 @@ Result<void> Spool::recover_held(std::vector<std::string>& active) {
       recorded = text && parse_state(*text, 0).dsns.count(id) > 0;
     }
     changed = true;
-    if (recorded && fs_.rename(dir_ + "/dsn/" + name, active_path(id))) {
-      active.push_back(id);
-    } else if (!recorded) {
+    if (!recorded) {
       fs_.unlink(dir_ + "/dsn/" + name);
+    } else if (fs_.rename(dir_ + "/dsn/" + name, active_path(id))) {
+      released.push_back(id);
     }
   }
+  active.insert(active.end(), released.begin(), released.end());
   std::sort(active.begin(), active.end());
   if (changed) return syncer_->sync();
   return {};

@@ -1,5 +1,6 @@
 #include "queue/spool.h"
 #include "queue/queued_message.h"
+#include "queue/delivery_state.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -200,6 +201,25 @@ TEST_F(SpoolTest, DiscardedWriterLeavesNothing) {
   }
   EXPECT_EQ(written_tmp_files(), 0u);
   EXPECT_TRUE(fsys::is_empty(dir_ + "/active"));
+}
+
+// DSNs held at a crash (Spool::commit_now): released when their message
+// has recorded them or has left the queue, dropped when the crash lost the
+// record (the message sends them again).
+TEST_F(SpoolTest, HeldDsnsJoinTheQueueOnlyWhenRecorded) {
+  { Spool spool(dir_); ASSERT_TRUE(spool.open().ok()); }
+  auto put = [&](const std::string& path, const std::string& text) { std::ofstream(dir_ + path) << text; };
+  put("/active/P2", "x");
+  put("/active/P3", "x");
+  put("/state/P2", "\n" + state_record("bounced C5 0"));
+  for (auto name : {"A1.X1", "A2.X2", "A3.X3"}) put(std::string("/dsn/") + name, "dsn");  // X* left the queue
+  put("/dsn/B4.P3", "dsn");  // P3 never recorded it
+  put("/dsn/C5.P2", "dsn");
+  Spool spool(dir_);
+  auto recovered = spool.open();
+  ASSERT_TRUE(recovered.ok());
+  EXPECT_EQ(*recovered, (std::vector<std::string>{"A1", "A2", "A3", "C5", "P2", "P3"}));
+  EXPECT_TRUE(fsys::is_empty(dir_ + "/dsn"));
 }
 
 }  // namespace

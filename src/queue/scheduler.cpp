@@ -341,14 +341,15 @@ void Scheduler::record(const std::vector<DeliveryPtr>& finished) {
 // name stay with them (held until they are written).
 Scheduler::Round Scheduler::write_again(Round round) {
   Round again;
-  for (auto& [id, lines] : round.written) {
+  for (auto& written : round.written) {
+    const auto& id = written.first;
     std::vector<std::string> dsns;
     std::erase_if(round.held, [&](auto& held) {
       if (held.second != id) return false;
       dsns.push_back(std::move(held.first));
       return true;
     });
-    write_state(id, std::move(lines), std::move(dsns), again);
+    write_state(id, std::move(written.second), std::move(dsns), again);
   }
   // DSNs of messages that left the queue have no record to wait for.
   again.held.insert(again.held.end(), round.held.begin(), round.held.end());

@@ -17,6 +17,7 @@
 #include "queue/scheduler.h"
 #include "queue/spool.h"
 #include "sim/oracle.h"
+#include "sim/scripted_mx.h"
 #include "sim/sim_fs.h"
 #include "smtp/server/session.h"
 
@@ -142,7 +143,7 @@ class World {
   void on_committed(Client& client, const Result<void>& result);
   void deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch);
   void answer(RemoteAttempt& attempt);
-  std::optional<std::size_t> read_sim_id(const queue::QueuedMessage& message);
+  std::optional<std::string> read_message(const queue::QueuedMessage& message);
   std::optional<TimePoint> next_due();
   bool fire_due_remote();
   void drain();
@@ -319,7 +320,8 @@ void World::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
   remote_.push_back(std::move(remote));
 }
 
-std::optional<std::size_t> World::read_sim_id(const queue::QueuedMessage& m) {
+// The message as the queue holds it; none when it cannot be read.
+std::optional<std::string> World::read_message(const queue::QueuedMessage& m) {
   std::string text(m.size, '\0');
   std::size_t got = 0;
   while (got < text.size()) {
@@ -327,42 +329,59 @@ std::optional<std::size_t> World::read_sim_id(const queue::QueuedMessage& m) {
     if (!n || *n == 0) return std::nullopt;
     got += *n;
   }
+  return text;
+}
+
+// The X-Sim-Id of what the MX stored; 0 when it is not one of our messages
+// (its data was lost on tern's disk).
+std::size_t sim_id_of(const std::string& text) {
   auto at = text.find("X-Sim-Id: ");
-  if (at == std::string::npos) return 0;  // what arrived is not the message
+  if (at == std::string::npos) return 0;
   auto end = text.find('\r', at);
   return parse_decimal(std::string_view(text).substr(at + 10, end - at - 10)).value_or(0);
 }
 
-// The scripted MX answers one transaction.
+// The scripted MX answers one transaction (scripted_mx.h): tern's client
+// session against a scripted server, byte for byte.
 void World::answer(RemoteAttempt& attempt) {
   const auto& m = attempt.part.message();
-  bool lost_after_data = !settling_ && rng_.one_in(20);
-  bool unreachable = !settling_ && rng_.one_in(20);
-  std::optional<std::size_t> sim_id;
-  if (!unreachable) sim_id = read_sim_id(m);
   auto delivery = attempt.delivery.lock();
-  for (auto k : attempt.positions) {
+  smtp::client::Message message;
+  message.reverse_path = m.envelope.reverse_path;
+  for (auto k : attempt.positions) message.recipients.push_back(m.envelope.recipients[delivery->pending()[k]]);
+  message.size = m.size;
+  MxScript script;
+  script.lost_after_data = !settling_ && rng_.one_in(20);
+  script.unreachable = !settling_ && rng_.one_in(20);
+  script.rcpt_reply = [this](const std::string& rcpt) {
+    auto roll = rng_.below(100);
+    if (rcpt == kAlwaysRefused || (!settling_ && roll < 5)) return 550;
+    if (rcpt == kAlwaysDeferred || (!settling_ && roll < 20)) return 451;
+    return 250;
+  };
+  auto content = read_message(m);
+  if (!content) script.unreachable = true;  // tern could not read its queue file: nothing is sent
+  auto transcript = converse(message, content.value_or(""), script);
+  auto sim_id = transcript.stored ? sim_id_of(*transcript.stored) : 0;
+  for (const auto& rcpt : transcript.accepted) {
+    oracle_.remote_copy(sim_id, rcpt);
+    // RFC 1047: the MX has it, tern cannot know.
+    if (script.lost_after_data) oracle_.may_duplicate(sim_id, rcpt);
+  }
+  for (std::size_t j = 0; j < attempt.positions.size(); ++j) {
+    auto k = attempt.positions[j];
     auto index = delivery->pending()[k];
     auto rcpt = m.envelope.recipients[index].mailbox.to_string();
-    auto roll = rng_.below(100);
-    auto said = [&](const char* what) { note(fmt::format("{} to <{}>: MX says {}", m.id, rcpt, what)); };
-    if (rcpt == kAlwaysRefused || (!settling_ && roll < 5)) {
-      said("550");
-      attempt.part.set(k, {Error{550, "5.1.1", "No such user", "sim"}, "mx.remote.test"});
-    } else if (!sim_id || rcpt == kAlwaysDeferred || (!settling_ && roll < 20)) {
-      said(sim_id ? "451" : "nothing (unreachable or unreadable)");
-      attempt.part.set(k, {Error{451, "4.4.0", "Try again later", "sim"}, "mx.remote.test"});
+    const auto& r = transcript.results[j];
+    note(fmt::format("{} to <{}>: MX says {} {}{}", m.id, rcpt, r.code, r.text,
+                     transcript.stored && script.lost_after_data ? " (the MX stored it)" : ""));
+    if (r.delivered()) {
+      attempt.part.set(k, {std::string("smtp:mx.remote.test"), "mx.remote.test"});
+      unconfirmed_.push_back({sim_id, m.id, index, rcpt, attempt.delivery, fs_.faults_injected()});
     } else {
-      oracle_.remote_copy(*sim_id, rcpt);
-      if (lost_after_data) {
-        said("250, then the connection is lost");
-        oracle_.may_duplicate(*sim_id, rcpt);  // RFC 1047: the MX has it, tern cannot know
-        attempt.part.set(k, {Error{451, "4.4.2", "Connection lost after DATA", "sim"}, "mx.remote.test"});
-      } else {
-        said("250");
-        attempt.part.set(k, {std::string("smtp:mx.remote.test"), "mx.remote.test"});
-        unconfirmed_.push_back({*sim_id, m.id, index, rcpt, attempt.delivery, fs_.faults_injected()});
-      }
+      queue::RecipientOutcome failed{Error{r.code, r.status(), r.text, "sim"}, "mx.remote.test"};
+      failed.own_words = r.in_reply_to.empty();
+      attempt.part.set(k, std::move(failed));
     }
   }
   delivery.reset();

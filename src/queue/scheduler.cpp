@@ -155,14 +155,16 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   // After a restart, a message keeps the schedule it had. Its state file
   // alone tells (the queue file is not opened for a message not yet due:
   // at a restart that is most of them).
+  std::string records;  // a fresh message has none
   if (!ready.fresh) {
-    auto schedule = state_of(ready.id, 0);
-    if (!schedule) {
+    auto text = state_text(ready.id);
+    if (!text) {
       not_started();
-      unreadable_state(ready.id, schedule.error());
+      unreadable_state(ready.id, text.error());
       return nullptr;
     }
-    if (auto due = believable_due(schedule->next_attempt)) {
+    records = std::move(text.value());
+    if (auto due = believable_due(parse_state(records, 0).next_attempt)) {
       defer(ready.id, *due);
       not_started();
       return nullptr;
@@ -176,20 +178,14 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   }
   message->maybe_delivered = !ready.fresh;
   auto recipients = message->envelope.recipients.size();
-  auto state = ready.fresh ? parse_state("", recipients) : state_of(ready.id, recipients);
-  if (!state) {
-    not_started();
-    unreadable_state(ready.id, state.error());
-    return nullptr;
-  }
-  auto delivery = std::make_shared<Delivery>(std::move(message.value()), std::move(state.value()),
+  auto delivery = std::make_shared<Delivery>(std::move(message.value()), parse_state(records, recipients),
                                              [this](DeliveryPtr d) { on_finished(std::move(d)); });
   if (!delivery->pending().empty()) deliver_(*delivery, durability);
   return delivery;
 }
 
-// The state file, with the records that could not be written to it yet.
-Result<DeliveryState> Scheduler::state_of(const std::string& id, std::size_t recipients) {
+// The state file's records, with those that could not be written to it yet.
+Result<std::string> Scheduler::state_text(const std::string& id) {
   auto text = read_file(fs_, spool_.state_path(id));
   if (!text && !file_missing(text.error())) return text.error();
   std::string all = text ? std::move(text.value()) : std::string();
@@ -197,7 +193,7 @@ Result<DeliveryState> Scheduler::state_of(const std::string& id, std::size_t rec
     std::lock_guard lock(mutex_);
     if (auto found = unwritten_.find(id); found != unwritten_.end()) all += "\n" + found->second.lines;
   }
-  return parse_state(all, recipients);
+  return all;
 }
 
 // A state file that cannot be read now: taken for "never tried", it would

@@ -97,7 +97,7 @@ class Scheduler {
   Round write_again(Round round);
   void release_dsns(const std::vector<std::pair<std::string, std::string>>& held);
   bool park(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round);
-  Result<DeliveryState> state_of(const std::string& id, std::size_t recipients);
+  Result<std::string> state_text(const std::string& id);
   void unreadable_state(const std::string& id, const Error& error);
   bool write_state(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round);
   void forget(const std::string& id, std::vector<std::string> dsns, Round& round);

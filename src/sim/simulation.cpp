@@ -16,6 +16,7 @@
 #include "queue/delivery_state.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
+#include "sim/clients.h"
 #include "sim/oracle.h"
 #include "sim/scripted_mx.h"
 #include "sim/sim_fs.h"
@@ -29,8 +30,6 @@ using namespace std::chrono_literals;
 constexpr const char* kQueueDir = "/data/queue";
 constexpr const char* kMailRoot = "/data/mail";
 constexpr const char* kHostname = "mx.local.test";
-constexpr std::size_t kLocalUsers = 4;
-constexpr std::size_t kRemoteUsers = 10;
 // The remote MX always defers this one (it expires after max_lifetime and
 // bounces) and always refuses that one (it bounces at once).
 const std::string kAlwaysDeferred = "r8@remote.test";
@@ -44,46 +43,6 @@ class SimClock : public Clock {
 
  private:
   TimePoint now_ = std::chrono::system_clock::from_time_t(1767225600);  // 2026-01-01
-};
-
-// The session's window on the simulated tern: the recipients it knows and
-// the spool (as net/connection.cpp's SpoolHost).
-class SimHost : public smtp::server::SessionHost {
- public:
-  SimHost(queue::Spool& spool, const Clock& clock) : spool_(spool), clock_(clock) {}
-
-  Result<void> check_recipient(const proto::Path& recipient) override {
-    const auto& m = recipient.mailbox;
-    if (m.domain == "local.test" || m.domain == "remote.test") return {};
-    return Error{550, "5.1.1", "No such user", ""};
-  }
-  Result<std::string> begin_message(const proto::Envelope& envelope) override {
-    auto id = spool_.new_id();
-    auto writer = spool_.create(id, envelope);
-    if (!writer) return writer.error();
-    writer_ = std::move(writer.value());
-    envelope_ = envelope;
-    return id;
-  }
-  Result<void> write_message(std::string_view content) override { return writer_->write(content); }
-  void discard_message() override { writer_.reset(); }
-  std::time_t now() override { return std::chrono::system_clock::to_time_t(clock_.now()); }
-
-  std::unique_ptr<queue::SpoolWriter> writer_;
-  proto::Envelope envelope_;
-
- private:
-  queue::Spool& spool_;
-  const Clock& clock_;
-};
-
-struct Client {
-  std::size_t sim_id = 0;
-  std::unique_ptr<SimHost> host;
-  std::unique_ptr<smtp::server::Session> session;
-  std::vector<std::string> chunks;  // what the client sends, piece by piece
-  std::size_t next = 0;
-  bool drops = false;               // the connection is lost after the last chunk
 };
 
 // One remote transaction in flight: the MX answers at `due`.
@@ -230,42 +189,7 @@ void World::start_client() {
   client->session = std::make_unique<smtp::server::Session>(*client->host, smtp::server::SessionLimits{}, kHostname,
                                                             fmt::format("S{}", client->sim_id), "127.0.0.1");
   client->session->start();
-  // Recipients: distinct, some local, some remote.
-  std::vector<std::string> rcpts;
-  auto count = 1 + rng_.below(rng_.one_in(4) ? 14 : 3);
-  for (std::size_t i = 0; i < count * 2 && rcpts.size() < count; ++i) {
-    auto rcpt = rng_.one_in(2) ? fmt::format("u{}@local.test", rng_.below(kLocalUsers))
-                               : fmt::format("r{}@remote.test", rng_.below(kRemoteUsers));
-    if (std::find(rcpts.begin(), rcpts.end(), rcpt) == rcpts.end()) rcpts.push_back(rcpt);
-  }
-  auto sender = fmt::format("u{}@local.test", rng_.below(kLocalUsers));
-  std::string envelope = fmt::format("MAIL FROM:<{}>\r\n", sender);
-  for (const auto& r : rcpts) envelope += fmt::format("RCPT TO:<{}>\r\n", r);
-  envelope += "DATA\r\n";
-  std::string body = fmt::format("From: <{}>\r\nSubject: sim\r\nX-Sim-Id: {}\r\n\r\n", sender, client->sim_id);
-  auto lines = rng_.one_in(8) ? 2000 + rng_.below(2000) : 1 + rng_.below(40);  // some pass 64 KB
-  for (std::size_t i = 0; i < lines; ++i) body += fmt::format("line {} of message {}\r\n", i, client->sim_id);
-  auto& chunks = client->chunks;
-  chunks.push_back("EHLO client.test\r\n");
-  if (rng_.one_in(2)) {
-    chunks.push_back(envelope);  // RFC 2920: pipelined up to DATA
-  } else {
-    std::size_t pos = 0;
-    while (pos < envelope.size()) {
-      auto end = envelope.find("\r\n", pos) + 2;
-      chunks.push_back(envelope.substr(pos, end - pos));
-      pos = end;
-    }
-  }
-  auto cut = rng_.below(body.size());
-  chunks.push_back(body.substr(0, cut));
-  client->drops = rng_.one_in(10);
-  if (!client->drops) {
-    chunks.push_back(body.substr(cut) + ".\r\n");
-    chunks.push_back("QUIT\r\n");
-  }
-  note(fmt::format("client {} connects: {} recipients, {} octets{}", client->sim_id, rcpts.size(), body.size(),
-                   client->drops ? ", will drop in DATA" : ""));
+  note(write_script(*client, rng_));
   clients_.push_back(std::move(client));
 }
 

@@ -16,9 +16,7 @@ std::uint32_t fnv1a(std::string_view text) {
   return hash;
 }
 
-// The record in a line, when its checksum is right. (What is left of a torn
-// append becomes a line of its own, as the next append starts a new line:
-// it has no checksum, or a wrong one.)
+// The record in a line, when its checksum is right.
 std::optional<std::string_view> record_of(std::string_view line) {
   auto mark = line.rfind(" #");
   if (mark == std::string_view::npos) return std::nullopt;
@@ -89,7 +87,7 @@ std::string state_record(std::string_view record) { return fmt::format("{} #{:08
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines) {
   auto fd = fs.open_append(path);
   if (!fd) return fd.error();
-  auto written = fs.write(*fd, "\n" + lines);
+  auto written = fs.write(*fd, std::string(kAppendStart) + lines);
   fs.close(*fd);
   return written;
 }

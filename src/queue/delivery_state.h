@@ -14,9 +14,10 @@
 // (spool.h): at a start, a held DSN whose record was lost is dropped, and
 // the message sends it again; so a sender hears of a failure exactly once.
 // Each line ends in " #" and a checksum of the record (8 hex digits,
-// FNV-1a), and each append starts with a line end: an append torn by a
-// power cut ("done 12" cut to "done 1"), or zeros where data never reached
-// the disk, cannot pass for a record, nor swallow the next one. A missing file is a message never tried. Records are written
+// FNV-1a), and each append starts with "|" and a line end: an append torn
+// by a power cut ("done 12" cut to "done 1", or cut just before its line
+// end), or zeros where data never reached the disk, cannot pass for a
+// record, then or later, nor swallow the next one. A missing file is a message never tried. Records are written
 // after the deliveries they record are durable; a lost record only means a
 // recipient is tried again (local delivery finds its file, see
 // delivery/maildir.h).
@@ -46,6 +47,10 @@ struct DeliveryState {
 // read: taking it for a message never tried would deliver it all again.
 Result<DeliveryState> load_state(FileSystem& fs, const std::string& path, std::size_t recipients);
 DeliveryState parse_state(std::string_view text, std::size_t recipients);
+// Each append starts with this: it ends whatever a torn append left, and
+// spoils it (a record cut just before its line end would otherwise be
+// completed by the next append's, long after a restart decided without it).
+inline constexpr std::string_view kAppendStart = "|\n";
 // One record as a line of the file, framed.
 std::string state_record(std::string_view record);
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines);

@@ -191,7 +191,7 @@ Result<std::string> Scheduler::state_text(const std::string& id) {
   std::string all = text ? std::move(text.value()) : std::string();
   {
     std::lock_guard lock(mutex_);
-    if (auto found = unwritten_.find(id); found != unwritten_.end()) all += "\n" + found->second.lines;
+    if (auto found = unwritten_.find(id); found != unwritten_.end()) all += std::string(kAppendStart) + found->second.lines;
   }
   return all;
 }

@@ -211,7 +211,7 @@ TEST_F(SpoolTest, HeldDsnsJoinTheQueueOnlyWhenRecorded) {
   auto put = [&](const std::string& path, const std::string& text) { std::ofstream(dir_ + path) << text; };
   put("/active/P2", "x");
   put("/active/P3", "x");
-  put("/state/P2", "\n" + state_record("bounced C5 0"));
+  put("/state/P2", std::string(kAppendStart) + state_record("bounced C5 0"));
   for (auto name : {"A1.X1", "A2.X2", "A3.X3"}) put(std::string("/dsn/") + name, "dsn");  // X* left the queue
   put("/dsn/B4.P3", "dsn");  // P3 never recorded it
   put("/dsn/C5.P2", "dsn");

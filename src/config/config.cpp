@@ -306,11 +306,81 @@ void read_listeners(Reader& r, const toml::node& node, std::vector<Listener>& ou
              r.fail(n, fmt::format("'{}' must be ip:port or [ipv6]:port", k));
            }
          }},
+        {"role", [&](auto& n, auto& k) {
+           std::string role;
+           r.string(n, k, role);
+           if (role == "mx") {
+             listener.role = ListenerRole::kMx;
+           } else if (role == "submission") {
+             listener.role = ListenerRole::kSubmission;
+           } else if (role == "submissions") {
+             listener.role = ListenerRole::kSubmissions;
+           } else if (!r.error) {
+             r.fail(n, fmt::format("'{}' must be one of mx, submission, submissions", k));
+           }
+         }},
     };
     r.table(*t, "listener", keys);
     if (listener.port == 0 && !r.error) r.fail(item, "'listener.address' is required");
     out.push_back(std::move(listener));
   }
+}
+
+void read_tls(Reader& r, const toml::node& node, Tls& tls) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'tls' must be a table");
+  std::map<std::string, Handler> keys{
+      {"certificate", [&](auto& n, auto& k) { r.string(n, k, tls.certificate); }},
+      {"key", [&](auto& n, auto& k) { r.string(n, k, tls.key); }},
+  };
+  r.table(*t, "tls", keys);
+  if (!r.error && tls.certificate.empty() != tls.key.empty()) {
+    r.fail(node, tls.certificate.empty() ? "'tls.key' needs 'tls.certificate'" : "'tls.certificate' needs 'tls.key'");
+  }
+}
+
+// An address a login may use as its envelope sender: "user@domain" or
+// "@domain".
+bool is_sender_pattern(std::string_view text) {
+  auto at = text.rfind('@');
+  if (at == std::string_view::npos || has_control(text) || text.find(' ') != std::string_view::npos) return false;
+  return is_host_name(text.substr(at + 1), true);
+}
+
+void read_auth_senders(Reader& r, const toml::node& node, std::map<std::string, std::vector<std::string>>& out) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'auth.senders' must be a table: login = [\"address\", \"@domain\"]");
+  for (const auto& [login, addresses] : *t) {
+    auto name = fmt::format("auth.senders.\"{}\"", login.str());
+    if (!is_sender_pattern(login.str()) || login.str().front() == '@') {
+      return r.fail(addresses, fmt::format("'{}': the login must be an address", name));
+    }
+    auto& list = out[to_lower(login.str())];
+    r.strings(addresses, name, list);
+    for (const auto& address : list) {
+      if (!r.error && !is_sender_pattern(address)) {
+        r.fail(addresses, fmt::format("'{}': \"{}\" is not an address or @domain", name, address));
+      }
+    }
+  }
+}
+
+void read_auth(Reader& r, const toml::node& node, Auth& auth) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'auth' must be a table");
+  std::map<std::string, Handler> keys{
+      {"users_file", [&](auto& n, auto& k) {
+         r.string(n, k, auth.users_file);
+         if (!r.error && (auth.users_file.empty() || has_control(auth.users_file))) {
+           r.fail(n, fmt::format("'{}' must be a path without control characters", k));
+         }
+       }},
+      {"max_failures", [&](auto& n, auto& k) { r.integer(n, k, auth.max_failures, 1); }},
+      {"failure_delay", [&](auto& n, auto& k) { r.duration(n, k, auth.failure_delay); }},
+      {"show_login", [&](auto& n, auto& k) { r.boolean(n, k, auth.show_login); }},
+      {"senders", [&](auto& n, auto&) { read_auth_senders(r, n, auth.senders); }},
+  };
+  r.table(*t, "auth", keys);
 }
 
 std::string system_hostname() {
@@ -320,6 +390,15 @@ std::string system_hostname() {
 }
 
 }  // namespace
+
+std::string_view role_name(ListenerRole role) {
+  switch (role) {
+    case ListenerRole::kMx: return "mx";
+    case ListenerRole::kSubmission: return "submission";
+    case ListenerRole::kSubmissions: return "submissions";
+  }
+  return "mx";
+}
 
 std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   if (text == "0") return std::chrono::seconds(0);
@@ -392,6 +471,8 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
       {"relay", [&](auto& n, auto&) { read_relay(r, n, config.relay); }},
       {"outbound", [&](auto& n, auto&) { read_outbound(r, n, config.outbound); }},
       {"dns", [&](auto& n, auto&) { read_dns(r, n, config.dns); }},
+      {"tls", [&](auto& n, auto&) { read_tls(r, n, config.tls); }},
+      {"auth", [&](auto& n, auto&) { read_auth(r, n, config.auth); }},
   };
   r.table(root, "", keys);
   if (r.error) return *r.error;
@@ -400,6 +481,13 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
     return Error{0, "", fmt::format("{}: 'queue.retry_interval' must be more than 0 and not more than "
                                     "'queue.max_retry_interval'", source_name), ""};
   }
+  for (const auto& listener : config.listeners) {
+    if (listener.role == ListenerRole::kSubmissions && !config.tls.enabled()) {
+      return Error{0, "", fmt::format("{}: listener {} has role \"submissions\" (TLS from the first byte), which needs "
+                                      "'tls.certificate' and 'tls.key'", source_name, listener.address), ""};
+    }
+  }
+  if (config.auth.users_file.empty()) config.auth.users_file = config.data_dir + "/users";
   if (config.hostname.empty()) config.hostname = system_hostname();
   if (config.listeners.empty()) {
     Listener listener;

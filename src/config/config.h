@@ -2,8 +2,9 @@
 // tern's configuration: a struct with defaults in code; the TOML file only
 // overrides. Keys and meanings are documented in docs/configuration.md.
 #include <chrono>
-#include <optional>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,10 +13,44 @@
 
 namespace tern::config {
 
+// What a listening port is for. "mx": mail from other servers (port 25),
+// STARTTLS offered, AUTH over TLS. "submission": mail clients (port 587,
+// RFC 6409): STARTTLS, and MAIL only after AUTH. "submissions": the same
+// with TLS from the first byte (port 465, RFC 8314 3.3).
+enum class ListenerRole { kMx, kSubmission, kSubmissions };
+
 struct Listener {
   std::string address = "127.0.0.1:2525";  // host:port, [v6]:port
   std::string host;                        // parsed from address
   std::uint16_t port = 0;
+  ListenerRole role = ListenerRole::kMx;
+};
+
+std::string_view role_name(ListenerRole role);
+
+// The server's certificate (PEM; the file may hold the chain after it) and
+// its private key (PEM). Both or neither: without them no listener offers
+// TLS and a "submissions" listener is a configuration error.
+struct Tls {
+  std::string certificate;
+  std::string key;
+  bool enabled() const { return !certificate.empty(); }
+};
+
+// SMTP AUTH (RFC 4954) and the user database.
+struct Auth {
+  std::string users_file;  // default: data_dir + "/users"
+  // Failed AUTH attempts in one session before 421 4.7.0 and close.
+  std::size_t max_failures = 5;
+  // The delay before the reply to a failed AUTH: this, doubled for each
+  // earlier recent failure from the same client address (capped at 32x).
+  std::chrono::seconds failure_delay{1};
+  // Whether the Received header names the login (Postfix:
+  // smtpd_sasl_authenticated_header).
+  bool show_login = false;
+  // Envelope senders a login may use besides its own address: login ->
+  // addresses, or "@domain" for every address of a domain.
+  std::map<std::string, std::vector<std::string>> senders;
 };
 
 struct Local {
@@ -100,6 +135,8 @@ struct Config {
   Relay relay;
   Outbound outbound;
   Dns dns;
+  Tls tls;
+  Auth auth;
 };
 
 // The configuration used when no file is given: SMTP on 127.0.0.1:2525,

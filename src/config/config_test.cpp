@@ -147,6 +147,64 @@ TEST(Config, NamesAreValidated) {
   EXPECT_TRUE(ok.ok()) << ok.error().text;
 }
 
+TEST(Config, TlsAuthAndRoles) {
+  auto c = parse(R"(
+data_dir = "/srv/tern"
+[[listener]]
+address = "0.0.0.0:25"
+[[listener]]
+address = "0.0.0.0:587"
+role = "submission"
+[[listener]]
+address = "0.0.0.0:465"
+role = "submissions"
+[tls]
+certificate = "/etc/tern/cert.pem"
+key = "/etc/tern/key.pem"
+[auth]
+max_failures = 3
+failure_delay = "2s"
+show_login = true
+[auth.senders]
+"Alice@example.test" = ["sales@example.test", "@example.org"]
+)", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  ASSERT_EQ(c->listeners.size(), 3u);
+  EXPECT_EQ(c->listeners[0].role, ListenerRole::kMx);
+  EXPECT_EQ(c->listeners[1].role, ListenerRole::kSubmission);
+  EXPECT_EQ(c->listeners[2].role, ListenerRole::kSubmissions);
+  EXPECT_TRUE(c->tls.enabled());
+  EXPECT_EQ(c->tls.key, "/etc/tern/key.pem");
+  EXPECT_EQ(c->auth.users_file, "/srv/tern/users");
+  EXPECT_EQ(c->auth.max_failures, 3u);
+  EXPECT_EQ(c->auth.failure_delay, std::chrono::seconds(2));
+  EXPECT_TRUE(c->auth.show_login);
+  EXPECT_EQ(c->auth.senders.at("alice@example.test"),
+            (std::vector<std::string>{"sales@example.test", "@example.org"}));
+
+  auto d = parse("", "t.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->tls.enabled());
+  EXPECT_EQ(d->auth.users_file, "var/users");
+  EXPECT_EQ(d->auth.max_failures, 5u);
+  EXPECT_FALSE(d->auth.show_login);
+}
+
+TEST(Config, TlsAuthErrors) {
+  expect_error("[tls]\ncertificate = \"c.pem\"\n", "'tls.certificate' needs 'tls.key'");
+  expect_error("[tls]\nkey = \"k.pem\"\n", "'tls.key' needs 'tls.certificate'");
+  expect_error("[tls]\nchain = \"k.pem\"\n", "unknown key 'tls.chain'");
+  expect_error("[[listener]]\naddress = \"127.0.0.1:465\"\nrole = \"submissions\"\n", "needs 'tls.certificate'");
+  expect_error("[[listener]]\naddress = \"127.0.0.1:587\"\nrole = \"smtps\"\n",
+               "'listener.role' must be one of mx, submission, submissions");
+  expect_error("[auth]\nmax_failures = 0\n", "'auth.max_failures' must be an integer >= 1");
+  expect_error("[auth]\nusers_file = \"\"\n", "'auth.users_file' must be a path");
+  expect_error("[auth]\nfailure_delay = \"soon\"\n", "'auth.failure_delay' must be a duration");
+  expect_error("[auth]\nshow_login = \"yes\"\n", "'auth.show_login' must be true or false");
+  expect_error("[auth.senders]\n\"alice\" = [\"a@b.test\"]\n", "the login must be an address");
+  expect_error("[auth.senders]\n\"alice@a.test\" = [\"not an address\"]\n", "is not an address or @domain");
+}
+
 TEST(Config, Durations) {
   EXPECT_EQ(parse_duration("30s"), std::chrono::seconds(30));
   EXPECT_EQ(parse_duration("5d"), std::chrono::seconds(5 * 86400));

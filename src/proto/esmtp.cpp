@@ -123,7 +123,8 @@ std::string encode_xtext(std::string_view text) {
 
 Result<MailParameters> parse_mail_parameters(std::string_view text) {
   MailParameters params;
-  bool seen_size = false, seen_body = false, seen_utf8 = false, seen_ret = false, seen_envid = false;
+  bool seen_size = false, seen_body = false, seen_utf8 = false, seen_ret = false, seen_envid = false,
+       seen_auth = false;
   auto result = for_each_parameter(text, [&](std::string_view key, std::string_view value,
                                              bool has_value) -> Result<void> {
     if (iequals(key, "SIZE")) {
@@ -154,6 +155,14 @@ Result<MailParameters> parse_mail_parameters(std::string_view text) {
       // RFC 3461 4.4: at most 100 characters.
       if (!has_value || !envid || value.size() > 100) return bad_value(key);
       params.envid = *envid;
+    } else if (iequals(key, "AUTH")) {
+      // RFC 4954 5: AUTH=<> or AUTH=xtext(mailbox), the identity that
+      // submitted the message to the client. tern takes it and, as the RFC
+      // allows for a client it does not trust, uses none of it.
+      if (auto r = once(seen_auth, key); !r) return r;
+      auto auth = decode_xtext(value);
+      if (!has_value || !auth || value.size() > 500) return bad_value(key);
+      params.auth = *auth;
     } else {
       return unknown(key);
     }

@@ -1,7 +1,8 @@
 #pragma once
 // ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.2 Mail-parameters):
 // SIZE (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8 (RFC 6531),
-// RET/ENVID (RFC 3461 4.3/4.4) and NOTIFY/ORCPT (RFC 3461 4.1/4.2).
+// RET/ENVID (RFC 3461 4.3/4.4), NOTIFY/ORCPT (RFC 3461 4.1/4.2) and AUTH
+// (RFC 4954 5).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@ struct MailParameters {
   bool smtputf8 = false;
   Ret ret = Ret::kUnset;
   std::string envid;  // xtext-decoded
+  std::string auth;   // RFC 4954 5 AUTH=, xtext-decoded ("<>" when unknown)
 };
 
 struct RcptParameters {

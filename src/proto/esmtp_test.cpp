@@ -17,6 +17,10 @@ TEST(Esmtp, MailParameters) {
   EXPECT_EQ(parse_mail_parameters(" body=binarymime")->body, Body::kBinaryMime);
   EXPECT_EQ(parse_mail_parameters(" SIZE=99999999999999999999")->size, UINT64_MAX);
   EXPECT_EQ(parse_mail_parameters(" SIZE=999999999999999999999").error().code, 501);
+  EXPECT_EQ(parse_mail_parameters(" AUTH=<>")->auth, "<>");
+  EXPECT_EQ(parse_mail_parameters(" AUTH=alice+40example.test")->auth, "alice@example.test");
+  EXPECT_EQ(parse_mail_parameters(" AUTH=").error().code, 501);
+  EXPECT_EQ(parse_mail_parameters(" AUTH=<> AUTH=<>").error().code, 501);
 }
 
 TEST(Esmtp, MailParameterErrors) {

@@ -11,7 +11,7 @@ namespace {
 
 class Host : public tern::smtp::server::SessionHost {
  public:
-  tern::Result<void> check_recipient(const tern::proto::Path& rcpt) override {
+  tern::Result<void> check_recipient(const tern::proto::Path& rcpt, std::string_view) override {
     if (rcpt.mailbox.local_part == "nobody") return tern::Error{550, "5.1.1", "User unknown", ""};
     return {};
   }

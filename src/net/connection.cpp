@@ -42,8 +42,8 @@ class SpoolHost : public smtp::server::SessionHost {
   SpoolHost(const ServerContext& context, std::string session_id, std::string client_ip)
       : context_(context), session_id_(std::move(session_id)), client_ip_(std::move(client_ip)) {}
 
-  Result<void> check_recipient(const proto::Path& recipient) override {
-    return context_.policy.check(recipient, client_ip_);
+  Result<void> check_recipient(const proto::Path& recipient, std::string_view login) override {
+    return context_.policy.check(recipient, client_ip_, !login.empty());
   }
 
   Result<std::string> begin_message(const proto::Envelope& envelope) override {

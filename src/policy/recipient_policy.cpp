@@ -15,11 +15,13 @@ bool RecipientPolicy::is_local_domain(std::string_view domain) const {
   return domains_.count(to_lower(domain)) > 0;
 }
 
-Result<void> RecipientPolicy::check(const proto::Path& recipient, const std::string& client_ip) const {
+Result<void> RecipientPolicy::check(const proto::Path& recipient, const std::string& client_ip,
+                                    bool authenticated) const {
   const auto& mailbox = recipient.mailbox;
   if (mailbox.domain.empty()) return {};  // <Postmaster>
   if (!is_local_domain(mailbox.domain)) {
-    if (relay_networks_.contains(client_ip)) return {};
+    // RFC 6409 / RFC 4954: an authenticated client may send anywhere.
+    if (authenticated || relay_networks_.contains(client_ip)) return {};
     return Error{554, "5.7.1", "Relay access denied",
                  "not a local domain and client not in relay networks: " + mailbox.domain};
   }

@@ -17,8 +17,9 @@ class RecipientPolicy {
   RecipientPolicy(const config::Local& local, Networks relay_networks);
 
   // 250 or 550 5.1.1 (no such user) or 554 5.7.1 (relay access denied).
-  // `client_ip` is the SMTP client's address as text.
-  Result<void> check(const proto::Path& recipient, const std::string& client_ip) const;
+  // `client_ip` is the SMTP client's address as text; an `authenticated`
+  // client (SMTP AUTH) may relay as one in the relay networks may.
+  Result<void> check(const proto::Path& recipient, const std::string& client_ip, bool authenticated = false) const;
 
   // The mailbox a local recipient is delivered to: "<Postmaster>" (no
   // domain, RFC 5321 4.1.1.3) goes to postmaster at the first local domain.

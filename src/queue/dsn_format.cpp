@@ -67,16 +67,6 @@ void lay_out(std::string& out, std::string_view lead, std::string_view indent, s
 
 }  // namespace
 
-std::string format_date(std::time_t time) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm{};
-  gmtime_r(&time, &tm);
-  return fmt::format("{}, {:02} {} {} {:02}:{:02}:{:02} +0000", kDays[tm.tm_wday], tm.tm_mday,
-                     kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 void append_field(std::string& out, std::string_view name, std::string_view value) {
   // The space before a word becomes the folding white space (RFC 5322 2.2.3).
   lay_out(out, std::string(name) + ": ", " ", value, kSoftLineLimit);

@@ -8,16 +8,14 @@
 #include <string>
 #include <string_view>
 
+#include "base/date.h"
+
 namespace tern::queue {
 
 // RFC 5322 2.1.1: lines SHOULD be at most 78 octets and MUST be at most 998,
 // both without the CRLF.
 inline constexpr std::size_t kSoftLineLimit = 78;
 inline constexpr std::size_t kHardLineLimit = 998;
-
-// RFC 5322 3.3 date-time in UTC, "Thu, 01 Jan 1970 00:00:00 +0000",
-// independent of the locale.
-std::string format_date(std::time_t time);
 
 // Appends "Name: value" CRLF, folded (RFC 5322 2.2.3) at spaces to keep lines
 // within 78 octets where the words allow. A word longer than 998 octets is

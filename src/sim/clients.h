@@ -24,7 +24,7 @@ class SimHost : public smtp::server::SessionHost {
  public:
   SimHost(queue::Spool& spool, const Clock& clock) : spool_(spool), clock_(clock) {}
 
-  Result<void> check_recipient(const proto::Path& recipient) override {
+  Result<void> check_recipient(const proto::Path& recipient, std::string_view) override {
     const auto& m = recipient.mailbox;
     if (m.domain == "local.test" || m.domain == "remote.test") return {};
     return Error{550, "5.1.1", "No such user", ""};

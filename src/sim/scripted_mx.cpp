@@ -12,7 +12,7 @@ class MxHost : public smtp::server::SessionHost {
  public:
   explicit MxHost(const MxScript& script) : script_(script) {}
 
-  Result<void> check_recipient(const proto::Path& recipient) override {
+  Result<void> check_recipient(const proto::Path& recipient, std::string_view) override {
     auto address = recipient.mailbox.to_string();
     switch (script_.rcpt_reply(address)) {
       case 250: accepted.push_back(address); return {};

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/date.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "proto/reply.h"
@@ -25,7 +26,9 @@ std::string recipient_key(const proto::Mailbox& mailbox) {
   return mailbox.local_part + "@" + to_lower(mailbox.domain);
 }
 
-bool takes_parameters(Verb verb) { return verb == Verb::kMail || verb == Verb::kRcpt; }
+// AUTH too: its initial response may be longer than 512 octets (a PLAIN
+// message is up to 767 octets, 1024 in base64).
+bool takes_parameters(Verb verb) { return verb == Verb::kMail || verb == Verb::kRcpt || verb == Verb::kAuth; }
 
 // RFC 3463 3.2: X.1.7 is the sender's address syntax; the parser speaks of
 // destination addresses (X.1.3).
@@ -54,9 +57,10 @@ bool acceptable_helo(std::string_view name) {
 }  // namespace
 
 Session::Session(SessionHost& host, SessionLimits limits, std::string hostname,
-                 std::string session_id, std::string client_address)
+                 std::string session_id, std::string client_address, SessionOptions options)
     : host_(host),
       limits_(limits),
+      options_(options),
       hostname_(std::move(hostname)),
       session_id_(std::move(session_id)),
       client_address_(std::move(client_address)) {}
@@ -74,12 +78,19 @@ void Session::receive(std::string_view bytes) {
   process();
 }
 
+bool Session::reading_input() const {
+  return state_ == State::kCommand || state_ == State::kData || state_ == State::kBdat ||
+         state_ == State::kAuthResponse;
+}
+
 void Session::process() {
-  while (state_ != State::kClosed && state_ != State::kCommitting && !input_.empty()) {
+  while (reading_input() && !input_.empty()) {
     if (state_ == State::kData) {
       process_data();
     } else if (state_ == State::kBdat) {
       process_bdat();
+    } else if (state_ == State::kAuthResponse) {
+      if (!process_auth_response()) break;
     } else if (!process_command_line()) {
       break;  // no complete line yet
     }
@@ -87,10 +98,12 @@ void Session::process() {
   if (state_ == State::kClosed) input_.clear();
 }
 
-// One command line, RFC 5321 2.3.8 / 4.1.1. Returns false when the buffered
-// input holds no complete line. A line over the limit is skipped to its end
-// and answered with 500 5.5.2; its bytes are not kept.
-bool Session::process_command_line() {
+// Takes one line from the input, without its line end: CRLF or, leniently,
+// a bare LF (as telnet/nc users type commands; DATA content gets no such
+// leniency). nullopt when no complete line is buffered. A line longer than
+// `limit` octets (with its line end) is skipped to its end, its bytes not
+// kept, and reported as `too_long`.
+std::optional<std::string> Session::take_line(std::size_t limit, bool& too_long) {
   auto lf = input_.find('\n');
   auto hard_limit = limits_.max_command_line_length + kParameterAllowance;
   if (lf == std::string::npos) {
@@ -98,20 +111,29 @@ bool Session::process_command_line() {
       discarding_long_line_ = true;
       input_.clear();
     }
-    return false;
+    return std::nullopt;
   }
   std::string line = input_.substr(0, lf + 1);
   input_.erase(0, lf + 1);
-  last_verb_ = "-";
-  auto length = line.size();
-  // Commands are taken with CRLF or, leniently, a bare LF (as telnet/nc
-  // users type them). DATA content gets no such leniency.
+  too_long = discarding_long_line_ || line.size() > limit;
+  discarding_long_line_ = false;
   line.pop_back();
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  auto command = proto::parse_command_line(line);
-  auto limit = takes_parameters(command.verb) ? hard_limit : limits_.max_command_line_length;
-  if (discarding_long_line_ || length > limit) {
-    discarding_long_line_ = false;
+  return line;
+}
+
+// One command line, RFC 5321 2.3.8 / 4.1.1. Returns false when the buffered
+// input holds no complete line. A line over the limit is answered with 500
+// 5.5.2.
+bool Session::process_command_line() {
+  bool too_long = false;
+  auto line = take_line(limits_.max_command_line_length + kParameterAllowance, too_long);
+  if (!line) return false;
+  last_verb_ = "-";
+  auto command = proto::parse_command_line(*line);
+  auto limit = takes_parameters(command.verb) ? limits_.max_command_line_length + kParameterAllowance
+                                              : limits_.max_command_line_length;
+  if (too_long || line->size() + 2 > limit) {
     reply(500, "5.5.2", "Line too long");
     return true;
   }
@@ -138,9 +160,9 @@ void Session::dispatch(const proto::CommandLine& command) {
       reset_transaction();
       state_ = State::kClosed;
       return;
+    case Verb::kStarttls: return on_starttls(command);
+    case Verb::kAuth: return on_auth(command);
     case Verb::kExpn:
-    case Verb::kStarttls:
-    case Verb::kAuth:
       return reply(502, "5.5.1", "Command not implemented");
     case Verb::kUnknown:
       return reply(500, "5.5.2", "Command unrecognized");
@@ -162,7 +184,7 @@ void Session::on_junk(const proto::CommandLine& command) {
       reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
       break;
     case Verb::kHelp:
-      reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY");
+      reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY");
       break;
     default:
       reply(250, "2.0.0", "Ok");
@@ -181,15 +203,26 @@ void Session::on_ehlo(const proto::CommandLine& command, bool extended) {
   helo_ = std::string(name);
   extended_ = extended;
   if (!extended) return reply(250, "", hostname_);
-  output_ += proto::format_multiline(
-      250, {hostname_, "PIPELINING", fmt::format("SIZE {}", limits_.max_message_size), "8BITMIME",
-            "SMTPUTF8", "CHUNKING", "BINARYMIME", "ENHANCEDSTATUSCODES", "DSN"});
+  output_ += proto::format_multiline(250, ehlo_keywords());
   log_command(last_verb_, 250);
+}
+
+std::vector<std::string> Session::ehlo_keywords() const {
+  std::vector<std::string> lines{hostname_, "PIPELINING", fmt::format("SIZE {}", limits_.max_message_size),
+                                 "8BITMIME", "SMTPUTF8", "CHUNKING", "BINARYMIME", "ENHANCEDSTATUSCODES", "DSN"};
+  // RFC 3207 4.2: STARTTLS only before TLS; AUTH only inside it (a
+  // password never crosses the network in the clear).
+  if (options_.starttls && !tls_) lines.push_back("STARTTLS");
+  if (tls_) lines.push_back("AUTH PLAIN LOGIN");
+  return lines;
 }
 
 void Session::on_mail(const proto::CommandLine& command) {
   if (helo_.empty()) return reply(503, "5.5.1", "Send HELO/EHLO first");
   if (in_transaction_) return reply(503, "5.5.1", "Nested MAIL command");
+  // RFC 4954 6 / RFC 6409 4.3: a submission server takes mail only from
+  // authenticated clients.
+  if (options_.auth_required && login_.empty()) return reply(530, "5.7.0", "Authentication required");
   if (command.malformed) return reply(501, "5.5.4", "Syntax: MAIL FROM:<address>");
   // The parameters decide whether UTF-8 is allowed in the path (RFC 6531
   // 3.4), so find them first with a permissive parse, then parse strictly.
@@ -205,6 +238,9 @@ void Session::on_mail(const proto::CommandLine& command) {
   if (params->size && *params->size > limits_.max_message_size) {
     // RFC 1870 6.1: reject at MAIL when the declared size is too large.
     return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+  }
+  if (!login_.empty()) {
+    if (auto allowed = host_.check_sender(path->path, login_); !allowed) return reply_error(allowed.error());
   }
   envelope_ = {};
   envelope_.reverse_path = path->path;
@@ -226,7 +262,7 @@ void Session::on_rcpt(const proto::CommandLine& command) {
     bool counts = ++recipient_overshoot_ > limits_.max_recipient_overshoot;
     return reply(452, "4.5.3", "Too many recipients", counts);
   }
-  if (auto allowed = host_.check_recipient(path->path); !allowed) return reply_error(allowed.error());
+  if (auto allowed = host_.check_recipient(path->path, login_); !allowed) return reply_error(allowed.error());
   // A repeated recipient is accepted and delivered once (as Postfix does).
   if (recipient_keys_.insert(recipient_key(path->path.mailbox)).second) {
     envelope_.recipients.push_back({path->path.mailbox, std::move(params.value())});
@@ -324,7 +360,7 @@ void Session::bdat_chunk_done() {
 bool Session::begin_message() {
   envelope_.helo = helo_;
   envelope_.client_address = client_address_;
-  envelope_.protocol = envelope_.params.smtputf8 ? "UTF8SMTP" : extended_ ? "ESMTP" : "SMTP";
+  envelope_.protocol = protocol_name();
   auto id = host_.begin_message(envelope_);
   if (!id) {
     reply_error(id.error());
@@ -335,6 +371,14 @@ bool Session::begin_message() {
   message_size_ = 0;
   received_counter_ = {};
   message_error_.reset();
+  header_fixer_.reset();
+  if (!login_.empty()) {
+    // RFC 6409 8.2, 8.3: a submission server may add what the client left
+    // out. Only for authenticated clients: mail relayed from other servers
+    // is passed on as it came.
+    header_fixer_.emplace(std::vector<proto::HeaderField>{
+        {"Date", format_date(host_.now())}, {"Message-ID", "<" + queue_id_ + "@" + hostname_ + ">"}});
+  }
   if (auto written = host_.write_message(received_header()); !written) message_error_ = written.error();
   return true;
 }
@@ -352,6 +396,12 @@ void Session::write_content(std::string_view content) {
     message_error_ = Error{554, "5.4.6", "Too many Received headers: mail loop", ""};
     return;
   }
+  if (header_fixer_) {
+    std::string fixed;
+    header_fixer_->feed(content, fixed);
+    if (auto written = host_.write_message(fixed); !written) message_error_ = written.error();
+    return;
+  }
   if (auto written = host_.write_message(content); !written) message_error_ = written.error();
 }
 
@@ -362,6 +412,15 @@ void Session::finish_message() {
     state_ = State::kCommand;
     return reply_error(error);
   }
+  if (header_fixer_) {
+    std::string tail;
+    header_fixer_->finish(tail);
+    if (auto written = host_.write_message(tail); !written) {
+      reset_transaction();
+      state_ = State::kCommand;
+      return reply_error(written.error());
+    }
+  }
   state_ = State::kCommitting;  // the driver makes it durable, then calls committed()
 }
 
@@ -369,9 +428,9 @@ void Session::committed(const Result<void>& result) {
   message_open_ = false;  // the host owns the outcome either way
   state_ = State::kCommand;
   if (result) {
-    spdlog::info("event=queued session={} queue_id={} from={} size={} rcpts={}", session_id_, queue_id_,
-                 log_value("<" + envelope_.reverse_path.mailbox.to_string() + ">"), message_size_,
-                 envelope_.recipients.size());
+    spdlog::info("event=queued session={} queue_id={} from={} size={} rcpts={} tls={} login={}", session_id_,
+                 queue_id_, log_value("<" + envelope_.reverse_path.mailbox.to_string() + ">"), message_size_,
+                 envelope_.recipients.size(), tls_ ? tls_->version : "-", login_.empty() ? "-" : log_value(login_));
     reply(250, "2.0.0", "Ok: queued as " + queue_id_);
     errors_ = 0;
     junk_commands_ = 0;
@@ -402,23 +461,19 @@ void Session::abort() {
 
 std::string Session::received_header() const {
   // RFC 5321 4.4 Time-stamp-line; RFC 5322 3.3 date-time.
-  std::time_t now = host_.now();
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char date[64];
-  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
   bool ipv6 = client_address_.find(':') != std::string::npos;
-  std::string header = fmt::format("Received: from {} ([{}{}])\r\n\tby {} (tern) with {} id {}", helo_,
-                                   ipv6 ? "IPv6:" : "", client_address_, hostname_, envelope_.protocol,
-                                   queue_id_);
+  std::string header = fmt::format("Received: from {} ([{}{}]){}\r\n\tby {} (tern) with {} id {}", helo_,
+                                   ipv6 ? "IPv6:" : "", client_address_, received_comments(), hostname_,
+                                   envelope_.protocol, queue_id_);
   if (envelope_.recipients.size() == 1) {
     header += fmt::format("\r\n\tfor <{}>", envelope_.recipients.front().mailbox.to_string());
   }
-  return header + fmt::format("; {}\r\n", date);
+  return header + fmt::format("; {}\r\n", format_date(host_.now()));
 }
 
 void Session::reset_transaction() {
   if (message_open_) host_.discard_message();
+  header_fixer_.reset();
   message_open_ = false;
   in_transaction_ = false;
   bdat_seen_ = false;

@@ -1,9 +1,11 @@
 #pragma once
 // The SMTP server session, RFC 5321 (with PIPELINING, SIZE, 8BITMIME,
-// SMTPUTF8, CHUNKING/BINARYMIME, ENHANCEDSTATUSCODES and DSN): a pure state
-// machine. Bytes go in through receive(), replies come out of take_output().
-// It never touches sockets, files or clocks: what it needs from the world it
-// asks its SessionHost (check → policy → apply).
+// SMTPUTF8, CHUNKING/BINARYMIME, ENHANCEDSTATUSCODES, DSN, STARTTLS and
+// AUTH): a pure state machine. Bytes go in through receive(), replies come
+// out of take_output(). It never touches sockets, files or clocks: what it
+// needs from the world it asks its SessionHost (check → policy → apply), and
+// what takes time (the TLS handshake, checking a password, making a message
+// durable) it asks of its driver, which resumes it with the outcome.
 #include <cstdint>
 #include <ctime>
 #include <memory>
@@ -11,11 +13,14 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "proto/command.h"
 #include "proto/data_reader.h"
 #include "proto/envelope.h"
+#include "proto/header_fixer.h"
+#include "proto/sasl.h"
 
 namespace tern::smtp::server {
 
@@ -35,15 +40,38 @@ struct SessionLimits {
   // message is accepted); each one more counts as an error (Postfix:
   // smtpd_junk_command_limit).
   std::size_t max_junk_commands = 100;
+  // Failed AUTH commands before 421 4.7.0 and close.
+  std::size_t max_auth_failures = 5;
 };
+
+// What the listener offers (config::ListenerRole and [tls], [auth]).
+struct SessionOptions {
+  bool starttls = false;       // a certificate is configured: STARTTLS (RFC 3207)
+  bool auth_required = false;  // submission (RFC 6409 4.3): MAIL only after AUTH
+  bool show_login = false;     // the Received header names the login
+};
+
+// The TLS session the driver established, for the Received header (RFC
+// 3848) and the log.
+struct TlsInfo {
+  std::string version;  // "TLSv1.3"
+  std::string cipher;   // "TLS_AES_256_GCM_SHA384"
+  int bits = 0;
+};
+
+enum class AuthVerdict { kOk, kBadCredentials, kUnavailable };
 
 // What the session asks of the world. The production host is the policy
 // layer plus the spool; unit tests use a fake.
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  // Policy: may this forward-path receive mail here? (550 5.1.1, 554 5.7.1 ...)
-  virtual Result<void> check_recipient(const proto::Path& recipient) = 0;
+  // Policy: may this forward-path receive mail here? (550 5.1.1, 554 5.7.1
+  // ...) `login` is the authenticated user, empty before AUTH.
+  virtual Result<void> check_recipient(const proto::Path& recipient, std::string_view login) = 0;
+  // Policy for an authenticated client: may `login` send as this
+  // reverse-path? (553 5.7.1; Postfix: reject_sender_login_mismatch)
+  virtual Result<void> check_sender(const proto::Path&, std::string_view) { return {}; }
   // Starts storing a message for `envelope`; returns its queue id.
   virtual Result<std::string> begin_message(const proto::Envelope& envelope) = 0;
   // Appends message content (already unstuffed, CRLF line ends).
@@ -57,7 +85,7 @@ class SessionHost {
 class Session {
  public:
   Session(SessionHost& host, SessionLimits limits, std::string hostname, std::string session_id,
-          std::string client_address);
+          std::string client_address, SessionOptions options = {});
 
   // The 220 greeting (RFC 5321 4.3.1), queued as output.
   void start();
@@ -70,6 +98,20 @@ class Session {
   // The driver made the message durable (or failed to): replies 250 or 4xx,
   // then goes on with any pipelined input already received.
   void committed(const Result<void>& result);
+  // STARTTLS was answered 220: the driver shakes hands, then calls
+  // tls_established() (or closes the connection).
+  bool wants_tls() const { return state_ == State::kStartingTls; }
+  // TLS is up, after STARTTLS or (implicit TLS, RFC 8314) before start():
+  // the session starts over (RFC 3207 4.2: a new EHLO is needed).
+  void tls_established(TlsInfo info);
+  // An AUTH exchange is complete: the driver checks take_credentials()
+  // (off the network thread, it is slow on purpose) and calls
+  // authenticated() with the verdict.
+  bool awaiting_auth() const { return state_ == State::kAuthenticating; }
+  proto::SaslCredentials take_credentials();
+  void authenticated(AuthVerdict verdict);
+  const std::string& login() const { return login_; }
+  std::size_t auth_failures() const { return auth_failures_; }
   // Timeouts, RFC 5321 4.5.3.2: 421 and close.
   void timed_out();
   // tern is stopping (RFC 5321 3.8): 421 4.3.2 and close; a message in
@@ -87,10 +129,17 @@ class Session {
   const std::string& queue_id() const { return queue_id_; }
 
  private:
-  enum class State { kCommand, kData, kBdat, kCommitting, kClosed };
+  enum class State {
+    kCommand, kData, kBdat, kAuthResponse,        // reading input
+    kCommitting, kStartingTls, kAuthenticating,  // waiting for the driver
+    kClosed,
+  };
 
   void process();
+  bool reading_input() const;
+  std::optional<std::string> take_line(std::size_t limit, bool& too_long);
   bool process_command_line();  // false: no complete line buffered
+  bool process_auth_response();
   void dispatch(const proto::CommandLine& command);
   void on_ehlo(const proto::CommandLine& command, bool extended);
   void on_mail(const proto::CommandLine& command);
@@ -99,6 +148,13 @@ class Session {
   void on_bdat(const proto::CommandLine& command);
   void on_rset();
   void on_junk(const proto::CommandLine& command);
+  void on_starttls(const proto::CommandLine& command);
+  void on_auth(const proto::CommandLine& command);
+  void auth_step(proto::SaslServer::Status status);
+  void auth_failed(int code, std::string_view enhanced, std::string_view text);
+  std::vector<std::string> ehlo_keywords() const;
+  std::string protocol_name() const;
+  std::string received_comments() const;
   bool is_duplicate(const proto::Mailbox& mailbox);
   void process_data();
   void process_bdat();
@@ -118,6 +174,7 @@ class Session {
 
   SessionHost& host_;
   SessionLimits limits_;
+  SessionOptions options_;
   std::string hostname_;
   std::string session_id_;
   std::string client_address_;
@@ -136,6 +193,12 @@ class Session {
   std::string helo_;
   bool extended_ = false;
 
+  // TLS (RFC 3207) and AUTH (RFC 4954).
+  std::optional<TlsInfo> tls_;
+  std::unique_ptr<proto::SaslServer> sasl_;  // the exchange in progress
+  std::string login_;                          // after 235
+  std::size_t auth_failures_ = 0;
+
   // The mail transaction in progress.
   bool in_transaction_ = false;
   proto::Envelope envelope_;
@@ -146,6 +209,7 @@ class Session {
   std::uint64_t message_size_ = 0;
   std::unique_ptr<proto::DataReader> data_reader_;
   proto::ReceivedCounter received_counter_;
+  std::optional<proto::HeaderFixer> header_fixer_;  // authenticated submission only
   std::string content_buffer_;
   std::uint64_t bdat_remaining_ = 0;
   bool bdat_last_ = false;

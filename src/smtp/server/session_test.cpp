@@ -11,8 +11,9 @@ namespace {
 // keeps committed messages in memory.
 class FakeHost : public SessionHost {
  public:
-  Result<void> check_recipient(const proto::Path& rcpt) override {
+  Result<void> check_recipient(const proto::Path& rcpt, std::string_view login) override {
     auto local = rcpt.mailbox.local_part;
+    if (!login.empty()) return {};
     if (rcpt.mailbox.domain.empty() || local == "alice" || local == "postmaster") return {};
     if (rcpt.mailbox.domain != "example.test") return Error{554, "5.7.1", "Relay access denied", ""};
     return Error{550, "5.1.1", "User unknown", ""};
@@ -25,6 +26,10 @@ class FakeHost : public SessionHost {
   Result<void> write_message(std::string_view content) override {
     current_ += content;
     return {};
+  }
+  Result<void> check_sender(const proto::Path& sender, std::string_view login) override {
+    if (sender.null || sender.mailbox.to_string() == login) return {};
+    return Error{553, "5.7.1", "Sender address rejected: not owned by user", ""};
   }
   void discard_message() override { ++discarded_; }
   std::time_t now() override { return 0; }
@@ -43,17 +48,35 @@ struct Run {
 
 // Plays `input` into a fresh session in two pieces cut at `split`,
 // committing every message the session completes.
-Run play(std::string_view input, std::size_t split, SessionLimits limits = {}) {
+// The driver's part: commits, password checks (alice@example.test has
+// "secret"; down@example.test finds the user database unavailable) and
+// TLS handshakes, done at once.
+void drive(Session& session, FakeHost& host, Run& run) {
+  while (true) {
+    if (session.awaiting_commit()) {
+      run.messages.push_back(host.current_);
+      session.committed({});
+    } else if (session.awaiting_auth()) {
+      auto c = session.take_credentials();
+      session.authenticated(c.login == "down@example.test" ? AuthVerdict::kUnavailable
+                            : c.login == "alice@example.test" && c.password == "secret" ? AuthVerdict::kOk
+                                                                                        : AuthVerdict::kBadCredentials);
+    } else if (session.wants_tls()) {
+      session.tls_established({"TLSv1.3", "TLS_AES_128_GCM_SHA256", 128});
+    } else {
+      return;
+    }
+  }
+}
+
+Run play(std::string_view input, std::size_t split, SessionLimits limits = {}, SessionOptions options = {}) {
   FakeHost host;
-  Session session(host, limits, "mx.example.test", "S1", "192.0.2.1");
+  Session session(host, limits, "mx.example.test", "S1", "192.0.2.1", options);
   Run run;
   session.start();
   auto feed = [&](std::string_view bytes) {
     session.receive(bytes);
-    while (session.awaiting_commit()) {
-      run.messages.push_back(host.current_);
-      session.committed({});
-    }
+    drive(session, host, run);
   };
   feed(input.substr(0, split));
   feed(input.substr(split));
@@ -328,6 +351,183 @@ TEST(Session, Timeout) {
   session.timed_out();
   EXPECT_TRUE(session.closed());
   EXPECT_EQ(session.take_output(), "421 4.4.2 mx Error: timeout exceeded\r\n");
+}
+
+}  // namespace
+}  // namespace tern::smtp::server
+
+namespace tern::smtp::server {
+namespace {
+
+// A conversation in steps: each step's input is fed at every split (in two
+// pieces), the steps one after the other, as a client that waits for the
+// 220 to STARTTLS before it sends more.
+Run converse(const std::vector<std::string>& steps, SessionOptions options = {.starttls = true},
+             SessionLimits limits = {}) {
+  Run expected;
+  std::size_t longest = 0;
+  for (const auto& step : steps) longest = std::max(longest, step.size());
+  for (std::size_t split = 0; split <= longest; ++split) {
+    FakeHost host;
+    Session session(host, limits, "mx.example.test", "S1", "192.0.2.1", options);
+    Run run;
+    session.start();
+    for (const auto& step : steps) {
+      auto cut = std::min(split, step.size());
+      session.receive(std::string_view(step).substr(0, cut));
+      drive(session, host, run);
+      session.receive(std::string_view(step).substr(cut));
+      drive(session, host, run);
+    }
+    run.output = session.take_output();
+    if (split == 0) {
+      expected = run;
+    } else {
+      EXPECT_EQ(run.output, expected.output) << "split " << split;
+      EXPECT_EQ(run.messages, expected.messages) << "split " << split;
+    }
+  }
+  return expected;
+}
+
+bool has(const std::string& output, std::string_view text) { return output.find(text) != std::string::npos; }
+
+constexpr const char* kPlainAlice = "AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=";  // \0alice@example.test\0secret
+
+TEST(SessionTls, StartTlsIsOfferedBeforeTlsAndAuthOnlyInside) {
+  auto run = converse({"EHLO c\r\nAUTH PLAIN " + std::string(kPlainAlice) + "\r\nSTARTTLS\r\n", "EHLO c\r\n"});
+  EXPECT_EQ(codes(run.output), (Codes{"220", "250", "538", "220", "250"}));
+  auto first_ehlo = run.output.substr(0, run.output.find("538"));
+  EXPECT_TRUE(has(first_ehlo, "250 STARTTLS\r\n"));
+  EXPECT_FALSE(has(first_ehlo, "AUTH"));
+  EXPECT_TRUE(has(run.output, "538 5.7.11 "));
+  EXPECT_TRUE(has(run.output, "220 2.0.0 Ready to start TLS\r\n"));
+  auto second_ehlo = run.output.substr(run.output.find("Ready to start TLS"));
+  EXPECT_TRUE(has(second_ehlo, "250 AUTH PLAIN LOGIN\r\n"));
+  EXPECT_FALSE(has(second_ehlo, "STARTTLS"));
+}
+
+TEST(SessionTls, WithoutACertificateThereIsNoStartTls) {
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n"}, {});
+  EXPECT_EQ(codes(run.output), (Codes{"220", "250", "502"}));
+  EXPECT_FALSE(has(run.output, "STARTTLS"));
+}
+
+TEST(SessionTls, TheSessionStartsOverAfterTls) {
+  // RFC 3207 4.2: the EHLO from before TLS is forgotten.
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n", "MAIL FROM:<a@b.test>\r\nEHLO c\r\nSTARTTLS\r\nSTARTTLS x\r\n"});
+  EXPECT_EQ(codes(run.output), (Codes{"220", "250", "220", "503", "250", "503", "503"}));
+  EXPECT_TRUE(has(run.output, "503 5.5.1 TLS already active"));
+}
+
+TEST(SessionTls, StartTlsNeedsNoArgumentAndNoTransaction) {
+  auto run = converse({"EHLO c\r\nSTARTTLS now\r\nMAIL FROM:<>\r\nSTARTTLS\r\n"});
+  EXPECT_EQ(codes(run.output), (Codes{"220", "250", "501", "250", "503"}));
+}
+
+// CVE-2011-0411: commands pipelined after STARTTLS in the clear are
+// dropped, not run inside the TLS session.
+TEST(SessionTls, InjectedCommandsAfterStartTlsAreDiscarded) {
+  FakeHost host;
+  Session session(host, {}, "mx.example.test", "S1", "192.0.2.1", {.starttls = true});
+  struct Run run;
+  session.start();
+  session.receive("EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@example.test>\r\nRCPT TO:<alice@example.test>\r\n");
+  ASSERT_TRUE(session.wants_tls());
+  drive(session, host, run);
+  session.receive("MAIL FROM:<a@b.test>\r\n");  // inside TLS, before EHLO
+  EXPECT_EQ(codes(session.take_output()), (Codes{"220", "250", "220", "503"}));
+}
+
+TEST(SessionTls, ReceivedHeaderNamesTheProtocolAndCipher) {
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n",
+                       "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n"});
+  ASSERT_EQ(run.messages.size(), 1u);
+  EXPECT_TRUE(has(run.messages[0], "Received: from c ([192.0.2.1])\r\n\t(using TLSv1.3 with cipher "
+                                   "TLS_AES_128_GCM_SHA256 (128/128 bits))\r\n\tby mx.example.test (tern) with ESMTPS id QID1"))
+      << run.messages[0];
+  EXPECT_FALSE(has(run.messages[0], "Message-ID"));  // not authenticated: nothing added
+}
+
+TEST(SessionAuth, PlainAndLoginSucceed) {
+  auto plain = converse({"EHLO c\r\nSTARTTLS\r\n", "EHLO c\r\nAUTH PLAIN " + std::string(kPlainAlice) + "\r\n"});
+  EXPECT_EQ(codes(plain.output), (Codes{"220", "250", "220", "250", "235"}));
+  EXPECT_TRUE(has(plain.output, "235 2.7.0 "));
+  auto empty_challenge = converse({"EHLO c\r\nSTARTTLS\r\n", "EHLO c\r\nAUTH plain\r\n" + std::string(kPlainAlice) + "\r\n"});
+  EXPECT_EQ(codes(empty_challenge.output), (Codes{"220", "250", "220", "250", "334", "235"}));
+  auto login = converse({"EHLO c\r\nSTARTTLS\r\n", "EHLO c\r\nAUTH LOGIN\r\nYWxpY2VAZXhhbXBsZS50ZXN0\r\nc2VjcmV0\r\n"});
+  EXPECT_EQ(codes(login.output), (Codes{"220", "250", "220", "250", "334", "334", "235"}));
+  EXPECT_TRUE(has(login.output, "334 VXNlcm5hbWU6\r\n"));
+}
+
+TEST(SessionAuth, FailuresCancelsAndSequence) {
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n",
+                       "AUTH PLAIN " + std::string(kPlainAlice) + "\r\n"  // before EHLO
+                       "EHLO c\r\nAUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw==\r\n"  // wrong password
+                       "AUTH LOGIN\r\n*\r\n"                                            // cancelled
+                       "AUTH PLAIN !!!!\r\n"                                            // not base64
+                       "AUTH CRAM-MD5\r\n"
+                       "AUTH PLAIN " + std::string(kPlainAlice) + "\r\n"
+                       "AUTH PLAIN " + std::string(kPlainAlice) + "\r\n"});
+  EXPECT_EQ(codes(run.output), (Codes{"220", "250", "220", "503", "250", "535", "334", "501", "501", "504", "235", "503"}));
+  EXPECT_TRUE(has(run.output, "535 5.7.8 "));
+  EXPECT_TRUE(has(run.output, "501 5.0.0 "));
+  EXPECT_TRUE(has(run.output, "501 5.5.2 "));
+}
+
+TEST(SessionAuth, UnavailableUserDatabaseIsTemporary) {
+  // \0down@example.test\0pw
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n", "EHLO c\r\nAUTH PLAIN AGRvd25AZXhhbXBsZS50ZXN0AHB3\r\n"});
+  EXPECT_TRUE(has(run.output, "454 4.7.0 ")) << run.output;
+}
+
+TEST(SessionAuth, TooManyFailuresClose) {
+  SessionLimits limits;
+  limits.max_auth_failures = 3;
+  std::string wrong = "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw==\r\n";
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n", "EHLO c\r\n" + wrong + wrong + wrong + wrong}, {.starttls = true},
+                      limits);
+  EXPECT_EQ(codes(run.output), (Codes{"220", "250", "220", "250", "535", "535", "535", "421"}));
+  EXPECT_TRUE(has(run.output, "421 4.7.0 "));
+}
+
+TEST(SessionAuth, SubmissionNeedsAuthAndTheLoginsSender) {
+  SessionOptions submission{.starttls = true, .auth_required = true};
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n",
+                       "EHLO c\r\nMAIL FROM:<alice@example.test>\r\nAUTH PLAIN " + std::string(kPlainAlice) +
+                           "\r\nMAIL FROM:<bob@example.test>\r\nMAIL FROM:<alice@example.test>\r\n"
+                           "RCPT TO:<someone@elsewhere.example>\r\nDATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\n"},
+                      submission);
+  EXPECT_EQ(codes(run.output), (Codes{"220", "250", "220", "250", "530", "235", "553", "250", "250", "354", "250"}));
+  EXPECT_TRUE(has(run.output, "530 5.7.0 Authentication required"));
+  EXPECT_TRUE(has(run.output, "553 5.7.1 "));
+}
+
+TEST(SessionAuth, SubmittedMessagesGetDateAndMessageId) {
+  SessionOptions submission{.starttls = true, .auth_required = true, .show_login = true};
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n",
+                       "EHLO c\r\nAUTH PLAIN " + std::string(kPlainAlice) +
+                           "\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<alice@example.test>\r\n"
+                           "DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\n"},
+                      submission);
+  ASSERT_EQ(run.messages.size(), 1u);
+  const auto& m = run.messages[0];
+  EXPECT_TRUE(has(m, "\t(Authenticated sender: alice@example.test)\r\n\tby mx.example.test (tern) with ESMTPSA id QID1"))
+      << m;
+  EXPECT_TRUE(has(m, "Subject: hi\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000\r\nMessage-ID: <QID1@mx.example.test>\r\n\r\nbody\r\n"))
+      << m;
+  EXPECT_FALSE(has(m, "secret"));
+}
+
+TEST(SessionAuth, TheLoginIsNotShownByDefault) {
+  auto run = converse({"EHLO c\r\nSTARTTLS\r\n",
+                       "EHLO c\r\nAUTH PLAIN " + std::string(kPlainAlice) +
+                           "\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<alice@example.test>\r\n"
+                           "BDAT 11 LAST\r\nDate: x\r\n\r\n"});
+  ASSERT_EQ(run.messages.size(), 1u);
+  EXPECT_FALSE(has(run.messages[0], "alice@example.test)"));
+  EXPECT_TRUE(has(run.messages[0], "with ESMTPSA"));
+  EXPECT_TRUE(has(run.messages[0], "Date: x\r\nMessage-ID: <QID1@mx.example.test>\r\n\r\n")) << run.messages[0];
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -12,11 +13,14 @@
 #include <thread>
 
 #include "base/log.h"
+#include "app/pickup.h"
 #include "app/router.h"
+#include "auth/user_db.h"
 #include "delivery/maildir.h"
 #include "delivery/remote.h"
 #include "dns/resolver.h"
 #include "net/server.h"
+#include "net/tls_context.h"
 #include "policy/recipient_policy.h"
 #include "queue/data_dir_lock.h"
 #include "queue/fs_check.h"
@@ -101,14 +105,15 @@ delivery::RemoteConfig remote_config_of(const config::Config& config) {
 }
 
 // SIGTERM and SIGINT stop tern: open sessions are told 421 4.3.2 (RFC 5321
-// 3.8), then the loop ends. SIGHUP is not a reason to stop (a terminal
-// closing, or an administrator expecting a reload): it is logged and
-// ignored until reload exists.
+// 3.8), then the loop ends. SIGHUP reads the TLS certificate and key again
+// (the users file is re-read whenever it changes); the rest of the
+// configuration is read only at start.
 void handle_signals(boost::asio::signal_set& signals, net::Server& server, boost::asio::io_context& io) {
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
-      spdlog::warn("event=sighup detail={}", log_value("ignored: reload is not supported yet"));
+      spdlog::info("event=sighup");
+      server.reload_tls();
       return handle_signals(signals, server, io);
     }
     spdlog::info("event=stopping signal={}", signal);
@@ -128,6 +133,27 @@ int serve(const config::Config& config) {
   auto networks = policy::Networks::parse(config.relay.networks);
   if (!networks) return start_failed(networks.error().text);
   policy::RecipientPolicy policy(config.local, std::move(networks.value()));
+  policy::SenderLogins sender_logins(config.auth.senders);
+  std::shared_ptr<net::TlsContext> tls;
+  if (config.tls.enabled()) {
+    auto loaded = net::TlsContext::load(config.tls);
+    if (!loaded) return start_failed(loaded.error().text);
+    tls = std::move(loaded.value());
+    spdlog::info("event=tls_certificate subject={} not_after={}", log_value(tls->subject()),
+                 log_value(tls->not_after()));
+  }
+  // Password checks: one worker, so that hashing (slow on purpose) never
+  // holds up the network thread, and a flood of AUTH attempts costs one
+  // core at most.
+  auth::UserStore users(config.auth.users_file);
+  boost::asio::thread_pool password_worker(1);
+  net::PasswordCheck password_check{password_worker.get_executor(), [&users](const proto::SaslCredentials& c) {
+                                      auto verdict = users.verify(c.login, c.password);
+                                      return verdict == auth::UserStore::Verdict::kOk ? smtp::server::AuthVerdict::kOk
+                                             : verdict == auth::UserStore::Verdict::kUnavailable
+                                                 ? smtp::server::AuthVerdict::kUnavailable
+                                                 : smtp::server::AuthVerdict::kBadCredentials;
+                                    }};
   // Nothing touches the queue before the lock is ours (data_dir_lock.h).
   auto lock = queue::DataDirLock::acquire(config.data_dir);
   if (!lock) return start_failed(lock.error().detail);
@@ -152,7 +178,7 @@ int serve(const config::Config& config) {
   // The listeners first: a port that is taken stops the start before the
   // queue is opened (and its tmp/ emptied).
   boost::asio::io_context io(1);
-  net::Server server(io, {config, policy, spool, scheduler});
+  net::Server server(io, {config, policy, sender_logins, spool, scheduler, password_check}, tls);
   // Signals are taken before anything listens: whoever sees the port open
   // may stop tern at once.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
@@ -163,9 +189,17 @@ int serve(const config::Config& config) {
   scheduler.start(kDeliveryWorkers);
   for (auto& id : *recovered) scheduler.enqueue(std::move(id));
   spdlog::info("event=recovered count={}", recovered->size());
+  // Local submission (tern sendmail): maildrop/ into the queue, on this loop.
+  Pickup pickup(io, spool, scheduler,
+                {.data_dir = config.data_dir, .hostname = config.hostname,
+                 .max_message_size = config.limits.max_message_size});
+  if (auto picking = pickup.start(); !picking) {
+    spdlog::error("event=pickup_disabled detail={}", log_value(picking.error().detail));
+  }
   spdlog::info("event=started hostname={} data_dir={}", config.hostname, log_value(config.data_dir));
 
   io.run();
+  pickup.stop();
   // Outbound connections end politely: idle ones say QUIT, busy ones may
   // finish their transaction (up to kOutboundGrace); then the rest stop
   // where they are. The scheduler records the deliveries that ended (it may
@@ -177,6 +211,7 @@ int serve(const config::Config& config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   outbound.stop();
+  password_worker.join();
   scheduler.stop();
   spool.stop();
   spdlog::info("event=stopped");

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -16,6 +17,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "net/server.h"
+#include "net/stream.h"
 #include "smtp/server/session.h"
 
 namespace tern::net {
@@ -44,6 +46,10 @@ class SpoolHost : public smtp::server::SessionHost {
 
   Result<void> check_recipient(const proto::Path& recipient, std::string_view login) override {
     return context_.policy.check(recipient, client_ip_, !login.empty());
+  }
+
+  Result<void> check_sender(const proto::Path& reverse_path, std::string_view login) override {
+    return context_.sender_logins.check(reverse_path, login);
   }
 
   Result<std::string> begin_message(const proto::Envelope& envelope) override {
@@ -98,48 +104,50 @@ class SpoolHost : public smtp::server::SessionHost {
   std::unique_ptr<queue::SpoolWriter> writer_;
 };
 
-// Waits for input with the session's current timeout (RFC 5321 4.5.3.2),
-// then reads it into the shared buffer. Returns the byte count, 0 at end of
-// stream or error, -1 on timeout. The bytes are valid until the next co_await.
-asio::awaitable<long> read_some(tcp::socket& socket, std::chrono::seconds timeout) {
-  asio::steady_timer timer(socket.get_executor(), timeout);
-  while (true) {
-    auto result = co_await (socket.async_wait(tcp::socket::wait_read, kUseAwaitable) ||
-                            timer.async_wait(kUseAwaitable));
-    if (result.index() == 1) co_return -1;
-    if (std::get<0>(std::get<0>(result))) co_return 0;
-    boost::system::error_code ec;
-    auto buffer = shared_read_buffer();
-    auto n = socket.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
-    if (ec == asio::error::would_block) continue;  // woken, yet nothing to read
-    if (ec) co_return 0;
-    co_return static_cast<long>(n);
-  }
-}
-
 // Writes the session's replies. A client that does not read them holds its
 // connection (and a place under the per-IP limit) only as long as
 // `timeout`: every write is bounded, as every read is.
-asio::awaitable<bool> send(tcp::socket& socket, smtp::server::Session& session, std::chrono::seconds timeout,
+asio::awaitable<bool> send(Stream& stream, smtp::server::Session& session, std::chrono::seconds timeout,
                            const std::string& session_id) {
   auto output = session.take_output();
   if (output.empty()) co_return true;
-  // Replies almost always fit in the socket's buffer: written at once, with
-  // no timer to set up (the socket is non-blocking).
-  boost::system::error_code ec;
-  auto n = socket.write_some(asio::buffer(output), ec);
-  if (ec && ec != asio::error::would_block) co_return false;
-  if (!ec && n == output.size()) co_return true;
-  if (ec) n = 0;
-  asio::steady_timer timer(socket.get_executor(), timeout);
-  auto result = co_await (asio::async_write(socket, asio::buffer(output.data() + n, output.size() - n), kUseAwaitable) ||
-                          timer.async_wait(kUseAwaitable));
-  if (result.index() == 1) {
-    spdlog::info("event=timeout session={} during=write", session_id);
+  bool sent = co_await stream.write(output, timeout);
+  if (!sent) spdlog::info("event=write_failed session={}", session_id);
+  co_return sent;
+}
+
+// The TLS handshake (after STARTTLS, or first for implicit TLS). A failure
+// is logged with OpenSSL's reason and ends this connection only.
+asio::awaitable<bool> start_tls(Stream& stream, const Server& server, smtp::server::Session& session,
+                                const std::string& session_id) {
+  auto context = server.tls();  // a reload during the handshake does not pull it away
+  auto failure = co_await stream.accept_tls(context->native(), server.context().config.limits.command_timeout);
+  if (failure) {
+    spdlog::warn("event=tls_failed session={} detail={}", session_id, log_value(*failure));
     co_return false;
   }
-  auto write_error = std::get<0>(std::get<0>(result));
-  co_return !write_error;
+  auto info = stream.tls_info();
+  spdlog::info("event=tls session={} protocol={} cipher={} bits={} resumed={}", session_id, info.version, info.cipher,
+               info.bits, stream.resumed() ? "yes" : "no");
+  session.tls_established(std::move(info));
+  co_return true;
+}
+
+// Checks the password on the password worker; a failure is answered only
+// after a delay that grows with the failures from this address.
+asio::awaitable<void> authenticate(Server& server, smtp::server::Session& session, const std::string& ip) {
+  auto credentials = session.take_credentials();
+  const auto& check = server.context().password_check;
+  auto executor = co_await asio::this_coro::executor;
+  co_await asio::post(check.executor, asio::use_awaitable);
+  auto verdict = check.verify(credentials);
+  OPENSSL_cleanse(credentials.password.data(), credentials.password.size());
+  co_await asio::post(executor, asio::use_awaitable);
+  if (verdict == smtp::server::AuthVerdict::kBadCredentials) {
+    asio::steady_timer delay(executor, server.auth_failure_delay(ip));
+    co_await delay.async_wait(kUseAwaitable);
+  }
+  session.authenticated(verdict);
 }
 
 // The connection's place under the connection limits, given back however
@@ -162,7 +170,7 @@ class Admission {
   bool admitted_;
 };
 
-smtp::server::SessionLimits session_limits(const config::Limits& l) {
+smtp::server::SessionLimits session_limits(const config::Limits& l, std::size_t max_auth_failures) {
   return {.max_message_size = l.max_message_size,
           .max_recipients = l.max_recipients,
           .max_command_line_length = l.max_command_line_length,
@@ -170,12 +178,19 @@ smtp::server::SessionLimits session_limits(const config::Limits& l) {
           .max_errors = l.max_errors,
           .max_received_headers = l.max_received_headers,
           .max_recipient_overshoot = l.max_recipient_overshoot,
-          .max_junk_commands = l.max_junk_commands};
+          .max_junk_commands = l.max_junk_commands,
+          .max_auth_failures = max_auth_failures};
+}
+
+smtp::server::SessionOptions session_options(const Server& server, config::ListenerRole role) {
+  return {.starttls = server.tls() != nullptr && role != config::ListenerRole::kSubmissions,
+          .auth_required = role != config::ListenerRole::kMx,
+          .show_login = server.context().config.auth.show_login};
 }
 
 }  // namespace
 
-asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
+asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, config::ListenerRole role) {
   const auto& context = server.context();
   const auto& limits = context.config.limits;
   boost::system::error_code ec;
@@ -183,33 +198,47 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
   if (ec) co_return;
   // Replies go out as soon as they are ready (each is one write already).
   socket.set_option(tcp::no_delay(true), ec);
-  socket.non_blocking(true, ec);  // read_some after the wait must never block the thread
+  socket.non_blocking(true, ec);  // reads and writes after a wait must never block the thread
   auto ip = remote.address().is_v6() && remote.address().to_v6().is_v4_mapped()
                 ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
                 : remote.address().to_string();
   auto session_id = make_session_id();
   SpoolHost host(context, session_id, ip);
-  smtp::server::Session session(host, session_limits(limits), context.config.hostname, session_id, ip);
+  smtp::server::Session session(host, session_limits(limits, context.config.auth.max_failures), context.config.hostname, session_id, ip,
+                                session_options(server, role));
+  Stream stream(socket);
 
   Admission admission(server, ip, socket);
-  spdlog::info("event=connect session={} client={} port={}{}", session_id, ip, remote.port(),
-               admission.admitted() ? "" : " refused=too_many_connections");
+  spdlog::info("event=connect session={} client={} port={} role={}{}", session_id, ip, remote.port(),
+               config::role_name(role), admission.admitted() ? "" : " refused=too_many_connections");
+  bool implicit_tls = role == config::ListenerRole::kSubmissions;
+  // RFC 8314 3.3: TLS first. A client over the limits is not worth a
+  // handshake: it finds the connection closed and tries again later.
+  if (implicit_tls) {
+    bool secured = admission.admitted() && co_await start_tls(stream, server, session, session_id);
+    if (!secured) co_return;
+  }
   if (!admission.admitted()) {
     // RFC 5321 3.1: a server may refuse with 421 at connect.
     session.refuse("4.7.0", context.config.hostname + " Too many connections, try again later");
-    co_await send(socket, session, limits.command_timeout, session_id);
+    co_await send(stream, session, limits.command_timeout, session_id);
     co_return;
   }
   session.start();
   while (true) {
     // (Not inside the condition: GCC 12 miscompiles some co_awaits there.)
-    bool sent = co_await send(socket, session, limits.command_timeout, session_id);
+    bool sent = co_await send(stream, session, limits.command_timeout, session_id);
     if (!sent || session.closed()) break;
+    if (session.wants_tls()) {
+      bool secured = co_await start_tls(stream, server, session, session_id);
+      if (!secured) break;
+      continue;
+    }
     if (server.stopping()) {
       session.shut_down();
       continue;
     }
-    auto n = co_await read_some(socket, session.in_data() ? limits.data_timeout : limits.command_timeout);
+    auto n = co_await stream.read_some(shared_read_buffer(), session.in_data() ? limits.data_timeout : limits.command_timeout);
     if (server.stopping()) continue;  // the check above says 421; what arrived is not acted on
     if (n < 0) {
       session.timed_out();
@@ -218,10 +247,16 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket) {
     }
     if (n == 0) break;
     session.receive(std::string_view(shared_read_buffer().data(), static_cast<std::size_t>(n)));
-    while (session.awaiting_commit()) session.committed(co_await host.commit());
+    while (session.awaiting_commit() || session.awaiting_auth()) {
+      if (session.awaiting_commit()) {
+        session.committed(co_await host.commit());
+      } else {
+        co_await authenticate(server, session, ip);
+      }
+    }
   }
   session.abort();
-  socket.shutdown(tcp::socket::shutdown_both, ec);
+  stream.close();
   spdlog::info("event=disconnect session={}", session_id);
 }
 

@@ -41,7 +41,39 @@ void log_exception(std::exception_ptr e) {
 
 }  // namespace
 
-Server::Server(asio::io_context& io, ServerContext context) : io_(io), context_(context), timer_(io) {}
+// AUTH failures from one address are remembered this long after the last.
+constexpr auto kAuthFailureMemory = std::chrono::hours(1);
+constexpr std::size_t kMaxAuthFailureEntries = 100000;
+constexpr unsigned kMaxAuthDelayDoublings = 5;
+
+Server::Server(asio::io_context& io, ServerContext context, std::shared_ptr<TlsContext> tls)
+    : io_(io), context_(context), timer_(io), tls_(std::move(tls)) {}
+
+void Server::reload_tls() {
+  const auto& tls = context_.config.tls;
+  if (!tls.enabled()) return;
+  auto loaded = TlsContext::load(tls, tls_.get());
+  if (!loaded) {
+    spdlog::error("event=tls_reload_failed detail={} kept={}", log_value(loaded.error().text),
+                  log_value(tls_ ? tls_->subject() : "-"));
+    return;
+  }
+  tls_ = std::move(loaded.value());
+  spdlog::info("event=tls_reloaded subject={} not_after={}", log_value(tls_->subject()), log_value(tls_->not_after()));
+}
+
+std::chrono::milliseconds Server::auth_failure_delay(const std::string& ip) {
+  auto now = std::chrono::steady_clock::now();
+  if (auth_failures_.size() >= kMaxAuthFailureEntries) {
+    std::erase_if(auth_failures_, [&](const auto& entry) { return now - entry.second.last > kAuthFailureMemory; });
+    if (auth_failures_.size() >= kMaxAuthFailureEntries) auth_failures_.clear();
+  }
+  auto& failures = auth_failures_[ip];
+  if (now - failures.last > kAuthFailureMemory) failures.count = 0;
+  failures.last = now;
+  auto doublings = std::min(failures.count++, kMaxAuthDelayDoublings);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(context_.config.auth.failure_delay) * (1u << doublings);
+}
 
 Result<void> Server::listen() {
   for (const auto& listener : context_.config.listeners) {
@@ -57,8 +89,9 @@ Result<void> Server::listen() {
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Error{0, "", fmt::format("listener {}: {}", listener.address, ec.message()), ""};
-    spdlog::info("event=listen address={}", listener.address);
-    accept_loop(*listening);
+    spdlog::info("event=listen address={} role={}{}", listener.address, config::role_name(listener.role),
+                 tls_ ? " tls=yes" : "");
+    accept_loop(*listening, listener);
     listening_.push_back(std::move(listening));
   }
   return {};
@@ -87,16 +120,16 @@ void Server::wait_for_connections(std::chrono::steady_clock::time_point deadline
   });
 }
 
-void Server::accept_loop(Listening& listening) {
-  listening.acceptor.async_accept([this, &listening](boost::system::error_code ec, tcp::socket socket) {
+void Server::accept_loop(Listening& listening, const config::Listener& listener) {
+  listening.acceptor.async_accept([this, &listening, &listener](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !listening.acceptor.is_open() || stopping_) return;
-    if (ec) return accept_failed(listening, ec);
-    asio::co_spawn(io_, serve_connection(*this, std::move(socket)), log_exception);
-    accept_loop(listening);
+    if (ec) return accept_failed(listening, listener, ec);
+    asio::co_spawn(io_, serve_connection(*this, std::move(socket), listener.role), log_exception);
+    accept_loop(listening, listener);
   });
 }
 
-void Server::accept_failed(Listening& listening, const boost::system::error_code& ec) {
+void Server::accept_failed(Listening& listening, const config::Listener& listener, const boost::system::error_code& ec) {
   auto now = std::chrono::steady_clock::now();
   if (now - accept_error_logged_ >= kAcceptLogInterval) {
     spdlog::warn("event=accept_error detail={} not_logged={}", log_value(ec.message()), accept_errors_unlogged_);
@@ -110,10 +143,10 @@ void Server::accept_failed(Listening& listening, const boost::system::error_code
   // before it was accepted) concern one connection: go on at once.
   bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
                    ec == asio::error::no_memory;
-  if (!exhausted) return accept_loop(listening);
+  if (!exhausted) return accept_loop(listening, listener);
   listening.backoff.expires_after(kAcceptBackoff);
-  listening.backoff.async_wait([this, &listening](boost::system::error_code waited) {
-    if (!waited && listening.acceptor.is_open() && !stopping_) accept_loop(listening);
+  listening.backoff.async_wait([this, &listening, &listener](boost::system::error_code waited) {
+    if (!waited && listening.acceptor.is_open() && !stopping_) accept_loop(listening, listener);
   });
 }
 

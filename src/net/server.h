@@ -15,23 +15,37 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "net/tls_context.h"
 #include "policy/recipient_policy.h"
+#include "policy/sender_login.h"
+#include "proto/sasl.h"
+#include "smtp/server/session.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
 
 namespace tern::net {
 
+// Checks a login's password. Runs on `executor` (a worker: hashing is slow
+// on purpose), never on the network thread.
+struct PasswordCheck {
+  boost::asio::any_io_executor executor;
+  std::function<smtp::server::AuthVerdict(const proto::SaslCredentials&)> verify;
+};
+
 // What every connection shares. Lives as long as the Server.
 struct ServerContext {
   const config::Config& config;
   const policy::RecipientPolicy& policy;
+  const policy::SenderLogins& sender_logins;
   queue::Spool& spool;
   queue::Scheduler& scheduler;
+  PasswordCheck password_check;
 };
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, ServerContext context);
+  // `tls` is null when no certificate is configured.
+  Server(boost::asio::io_context& io, ServerContext context, std::shared_ptr<TlsContext> tls);
 
   // Binds every [[listener]]; errors name the address.
   Result<void> listen();
@@ -50,6 +64,17 @@ class Server {
 
   const ServerContext& context() const { return context_; }
 
+  // The certificate new connections get; open ones keep theirs.
+  const std::shared_ptr<TlsContext>& tls() const { return tls_; }
+  // Reads [tls] certificate and key again (SIGHUP): a broken file is
+  // refused with a log line and the old certificate stays.
+  void reload_tls();
+
+  // A failed AUTH from `ip`: how long to wait before the reply. Doubles
+  // with each recent failure from the same address (brute force gets
+  // slow), up to 32 times [auth] failure_delay.
+  std::chrono::milliseconds auth_failure_delay(const std::string& ip);
+
  private:
   // A listening socket, and the timer of its back-off after accept() failed.
   struct Listening {
@@ -58,8 +83,8 @@ class Server {
     boost::asio::steady_timer backoff;
   };
 
-  void accept_loop(Listening& listening);
-  void accept_failed(Listening& listening, const boost::system::error_code& ec);
+  void accept_loop(Listening& listening, const config::Listener& listener);
+  void accept_failed(Listening& listening, const config::Listener& listener, const boost::system::error_code& ec);
   void wait_for_connections(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
   boost::asio::io_context& io_;
@@ -74,6 +99,13 @@ class Server {
   std::chrono::steady_clock::time_point accept_error_logged_{};
   std::size_t accept_errors_unlogged_ = 0;
   boost::asio::steady_timer timer_;  // the wait at shut-down
+  std::shared_ptr<TlsContext> tls_;
+  // Recent AUTH failures per client address (bounded; see auth_failure_delay).
+  struct AuthFailures {
+    unsigned count = 0;
+    std::chrono::steady_clock::time_point last;
+  };
+  std::map<std::string, AuthFailures> auth_failures_;
 };
 
 }  // namespace tern::net

@@ -57,6 +57,14 @@ std::string subject_text(X509* certificate) {
   return text;
 }
 
+EVP_PKEY* read_private_key(const std::string& path) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  if (!bio) return nullptr;
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  return key;
+}
+
 void configure(SSL_CTX* ctx) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
@@ -86,10 +94,13 @@ Result<std::shared_ptr<TlsContext>> TlsContext::load(const config::Tls& tls, con
     return config_error(fmt::format("'tls.certificate': {} is not a PEM certificate ({})", tls.certificate,
                                     openssl_error()));
   }
-  if (SSL_CTX_use_PrivateKey_file(raw, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+  EVP_PKEY* key = read_private_key(tls.key);
+  if (!key) {
     return config_error(fmt::format("'tls.key': {} is not a PEM private key ({})", tls.key, openssl_error()));
   }
-  if (SSL_CTX_check_private_key(raw) != 1) {
+  bool paired = SSL_CTX_use_PrivateKey(raw, key) == 1 && SSL_CTX_check_private_key(raw) == 1;
+  EVP_PKEY_free(key);
+  if (!paired) {
     ERR_clear_error();
     return config_error(fmt::format("'tls.key': {} does not match 'tls.certificate' {}", tls.key, tls.certificate));
   }

@@ -81,6 +81,18 @@ std::string dir_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// Run as root (`tern user` by an administrator), what is created gets the
+// owner and group of the directory it is in, so that a server running as
+// that owner can still read it. That grants nothing: the directory's owner
+// could replace the file anyway.
+Result<void> adopt_owner(int fd, const std::string& path, const std::string& dir) {
+  if (::geteuid() != 0) return {};
+  struct stat dir_st {};
+  if (::stat(dir.c_str(), &dir_st) != 0) return io_error("stat", dir, errno);
+  if (::fchown(fd, dir_st.st_uid, dir_st.st_gid) != 0) return io_error("fchown", path, errno);
+  return {};
+}
+
 // mkdir -p, mode 0700 for what it creates; each new directory's parent is
 // fsync'd so that the name survives a crash.
 Result<void> make_dirs(const std::string& dir) {
@@ -95,6 +107,11 @@ Result<void> make_dirs(const std::string& dir) {
     if (auto made = make_dirs(parent); !made) return made;
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return io_error("mkdir", dir, errno);
+  if (int fd = open_dir(dir); fd >= 0) {
+    auto adopted = adopt_owner(fd, dir, parent);
+    ::close(fd);
+    if (!adopted) return adopted;
+  }
   return sync_dir(parent);
 }
 
@@ -110,10 +127,7 @@ Result<void> write_all(int fd, std::string_view data, const std::string& path) {
 
 Result<void> write_temp(int fd, const std::string& temp, const std::string& dir, std::string_view text) {
   if (::fchmod(fd, 0600) != 0) return io_error("fchmod", temp, errno);
-  struct stat dir_st {};
-  if (::geteuid() == 0 && ::stat(dir.c_str(), &dir_st) == 0 && ::fchown(fd, dir_st.st_uid, dir_st.st_gid) != 0) {
-    return io_error("fchown", temp, errno);
-  }
+  if (auto adopted = adopt_owner(fd, temp, dir); !adopted) return adopted;
   if (auto written = write_all(fd, text, temp); !written) return written;
   if (::fsync(fd) != 0) return io_error("fsync", temp, errno);
   return {};
@@ -261,6 +275,10 @@ Result<UsersFileLock> UsersFileLock::acquire(const std::string& users_path) {
   auto path = users_path + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return io_error("open", path, errno);
+  if (auto adopted = adopt_owner(fd, path, dir_of(users_path)); !adopted) {
+    ::close(fd);
+    return adopted.error();
+  }
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno == EINTR) continue;
     int err = errno;

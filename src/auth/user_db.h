@@ -89,8 +89,9 @@ Result<std::optional<std::string>> read_users_text(const std::string& path);
 // Replaces the file atomically with `text`, mode 0600: a temporary file in
 // the same directory is written, fsync'd and renamed over it, then the
 // directory is fsync'd. Creates the directory (and parents, mode 0700)
-// when missing. Run as root, the file gets the owner and group of its
-// directory, so that a server running as that owner can read it.
+// when missing. Run as root, each file and directory created gets the owner
+// and group of the directory it is in, so that a server running as that
+// owner can read it (the lock file too).
 Result<void> write_users_file(const std::string& path, std::string_view text);
 
 // An exclusive flock(2) on path + ".lock" (created 0600 beside the users

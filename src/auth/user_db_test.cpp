@@ -197,6 +197,24 @@ TEST_F(UsersFileIo, LockIsExclusive) {
   EXPECT_TRUE(second_held);
 }
 
+TEST_F(UsersFileIo, RunAsRootWhatIsCreatedBelongsToTheDirectoryOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  constexpr uid_t kUid = 54321;
+  constexpr gid_t kGid = 54322;
+  fs::create_directory(path("data"));
+  ASSERT_EQ(::chown(path("data").c_str(), kUid, kGid), 0);
+  auto p = path("data/auth/users");
+  ASSERT_TRUE(UsersFileLock::acquire(p).ok());
+  write(p, "x\n");
+  for (const auto& created : {path("data/auth"), p, p + ".lock"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(created.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, kUid) << created;
+    EXPECT_EQ(st.st_gid, kGid) << created;
+  }
+  EXPECT_EQ(mode(p), 0600u);
+}
+
 using Store = TempDir;
 
 TEST_F(Store, VerifiesKnownWrongAndUnknown) {

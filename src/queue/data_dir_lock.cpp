@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,10 +28,26 @@ std::string holder_pid(int fd) {
   return parse_decimal(pid) ? std::string(pid) : "";
 }
 
+// data_dir and the folders above it, when tern makes them, are 0755
+// whatever the umask: local users pass through data_dir to maildrop/ (tern
+// sendmail, app/pickup.h). What is inside (queue/, mail/) is 0700.
+Result<void> make_data_dir(const std::string& path) {
+  for (std::size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    auto prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0755) == 0) {
+      ::chmod(prefix.c_str(), 0755);
+    } else if (errno != EEXIST) {
+      return Error{451, "4.3.0", "", fmt::format("mkdir {}: {}", prefix, std::strerror(errno))};
+    }
+  }
+  return posix_fs().make_dirs(path);  // checks that it is a directory
+}
+
 }  // namespace
 
 Result<DataDirLock> DataDirLock::acquire(const std::string& data_dir) {
-  if (auto made = posix_fs().make_dirs(data_dir); !made) {
+  if (auto made = make_data_dir(data_dir); !made) {
     return lock_error(fmt::format("cannot create data_dir: {}", made.error().detail));
   }
   auto path = data_dir + "/lock";

@@ -4,7 +4,9 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
+#include "app/sendmail.h"
 #include "app/serve.h"
 #include "app/user_command.h"
 #include "config/config.h"
@@ -30,12 +32,19 @@ void warn_if_password_readable(const std::string& path, const tern::config::Conf
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `tern sendmail` and a symlink named sendmail take sendmail's own command
+  // line (-oi, -fADDR, -t ...), which CLI11 would not read.
+  std::string_view program = argc > 0 && argv[0] != nullptr ? argv[0] : "";
+  if (auto slash = program.rfind('/'); slash != std::string_view::npos) program.remove_prefix(slash + 1);
+  if (program == "sendmail") return tern::app::sendmail_main(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "sendmail") return tern::app::sendmail_main(argc - 1, argv + 1);
   CLI::App app{"tern: a mail transfer agent"};
   app.set_version_flag("--version", std::string("tern ") + TERN_VERSION);
   app.require_subcommand(1);
   std::string config_path;
   auto* serve = app.add_subcommand("serve", "Run the SMTP server in the foreground");
   serve->add_option("--config,-c", config_path, "Configuration file (TOML); default: the embedded default");
+  app.add_subcommand("sendmail", "Queue a message read from standard input, as /usr/sbin/sendmail does");
   auto* check = app.add_subcommand("check-config", "Validate the configuration and exit");
   check->add_option("--config,-c", config_path, "Configuration file (TOML)");
   tern::app::UserArgs user_args;

@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev
   # real peers for integration tests and benchmarks
   python3 python3-aiosmtpd swaks libnet-ssleay-perl postfix dnsmasq-base procps openssl
+  # t-28: Postfix's SASL client needs Cyrus SASL's PLAIN/LOGIN plugins
+  libsasl2-modules
   # t-12: small ext4 file systems on loop devices (mkfs.ext4, mount)
   e2fsprogs mount
 )

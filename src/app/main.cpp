@@ -10,6 +10,7 @@
 #include "app/serve.h"
 #include "app/user_command.h"
 #include "config/config.h"
+#include "net/tls_context.h"
 #include "policy/networks.h"
 
 namespace {
@@ -63,6 +64,14 @@ int main(int argc, char** argv) {
   warn_if_password_readable(config_path, *config);
   if (!user_args.action.empty()) return tern::app::run_user_command(user_args, *config);
   if (check->parsed()) {
+    // The certificate and key are read as `serve` reads them: missing,
+    // unreadable, not PEM, or not a pair, each named by its key.
+    if (config->tls.enabled()) {
+      if (auto tls = tern::net::TlsContext::load(config->tls); !tls) {
+        std::cerr << "tern: config " << config_path << ": " << tls.error().text << "\n";
+        return 1;
+      }
+    }
     std::cout << "config ok\n";
     return 0;
   }

@@ -32,8 +32,8 @@ std::string comment_text(std::string_view text) {
 
 // RFC 3207 4: "STARTTLS" with no parameters; 220, then the handshake.
 void Session::on_starttls(const proto::CommandLine& command) {
+  if (tls_) return reply(503, "5.5.1", "TLS already active");  // implicit TLS too (RFC 8314)
   if (!options_.starttls) return reply(502, "5.5.1", "Command not implemented");
-  if (tls_) return reply(503, "5.5.1", "TLS already active");
   if (!command.argument.empty()) return reply(501, "5.5.4", "Syntax: STARTTLS");
   if (in_transaction_) return reply(503, "5.5.1", "MAIL transaction in progress");
   reply(220, "2.0.0", "Ready to start TLS");

@@ -111,9 +111,9 @@ asio::awaitable<bool> send(Stream& stream, smtp::server::Session& session, std::
                            const std::string& session_id) {
   auto output = session.take_output();
   if (output.empty()) co_return true;
-  bool sent = co_await stream.write(output, timeout);
-  if (!sent) spdlog::info("event=write_failed session={}", session_id);
-  co_return sent;
+  auto written = co_await stream.write(output, timeout);
+  if (written == Stream::Written::kTimedOut) spdlog::info("event=timeout session={} during=write", session_id);
+  co_return written == Stream::Written::kAll;
 }
 
 // The TLS handshake (after STARTTLS, or first for implicit TLS). A failure

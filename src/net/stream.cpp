@@ -1,7 +1,6 @@
 #include "net/stream.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -13,7 +12,6 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 
@@ -27,18 +25,38 @@ std::string openssl_reason() {
 }  // namespace
 
 Stream::~Stream() {
+  alarm_->socket = nullptr;
   if (ssl_) SSL_free(ssl_);
 }
 
+Stream::Stream(tcp::socket& socket)
+    : socket_(socket), timer_(socket.get_executor()), alarm_(std::make_shared<Alarm>(Alarm{&socket, 0, false})) {}
+
 // Waits until the socket is ready for what OpenSSL (or the plain read or
-// write) wants, or the deadline passes (false).
+// write) wants, or the deadline passes (false). The deadline is the
+// stream's one timer, which cancels the wait when it fires: an idle
+// connection holds one socket wait and one timer wait, nothing more
+// (awaitable_operators' || would hold a parallel group and two coroutine
+// frames). A timer that fires just as the socket becomes ready is told
+// apart by the wait's generation; the alarm outlives the stream for a
+// timer handler that runs after it.
 asio::awaitable<bool> Stream::wait(Want want, std::chrono::steady_clock::time_point deadline) {
   if (want == Want::kError) co_return false;
-  asio::steady_timer timer(socket_.get_executor(), deadline);
+  auto generation = ++alarm_->generation;
+  alarm_->fired = false;
+  timer_.expires_at(deadline);
+  timer_.async_wait([alarm = alarm_, generation](boost::system::error_code ec) {
+    if (ec || generation != alarm->generation || !alarm->socket) return;
+    alarm->fired = true;
+    boost::system::error_code ignored;
+    alarm->socket->cancel(ignored);
+  });
   auto type = want == Want::kRead ? tcp::socket::wait_read : tcp::socket::wait_write;
-  auto result = co_await (socket_.async_wait(type, kUseAwaitable) || timer.async_wait(kUseAwaitable));
-  if (result.index() == 1) co_return false;
-  co_return !std::get<0>(std::get<0>(result));
+  auto [ec] = co_await socket_.async_wait(type, kUseAwaitable);
+  ++alarm_->generation;  // a timer handler already queued does nothing now
+  bool fired = alarm_->fired;
+  timer_.cancel();
+  co_return !ec && !fired;
 }
 
 // What a failed SSL_read/SSL_write/SSL_do_handshake waits for. The error
@@ -78,7 +96,7 @@ asio::awaitable<long> Stream::read_some(std::span<char> buffer, std::chrono::sec
   }
 }
 
-asio::awaitable<bool> Stream::write(std::string_view data, std::chrono::seconds timeout) {
+asio::awaitable<Stream::Written> Stream::write(std::string_view data, std::chrono::seconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!data.empty()) {
     // Replies almost always fit in the socket's buffer: written at once,
@@ -87,7 +105,7 @@ asio::awaitable<bool> Stream::write(std::string_view data, std::chrono::seconds 
     if (!ssl_) {
       boost::system::error_code ec;
       auto n = socket_.write_some(asio::buffer(data), ec);
-      if (ec && ec != asio::error::would_block) co_return false;
+      if (ec && ec != asio::error::would_block) co_return Written::kFailed;
       if (!ec) data.remove_prefix(n);
     } else {
       ERR_clear_error();
@@ -100,9 +118,9 @@ asio::awaitable<bool> Stream::write(std::string_view data, std::chrono::seconds 
     }
     if (data.empty()) break;
     auto ready = co_await wait(want, deadline);
-    if (!ready) co_return false;
+    if (!ready) co_return std::chrono::steady_clock::now() >= deadline ? Written::kTimedOut : Written::kFailed;
   }
-  co_return true;
+  co_return Written::kAll;
 }
 
 asio::awaitable<std::optional<std::string>> Stream::accept_tls(SSL_CTX* context, std::chrono::seconds timeout) {

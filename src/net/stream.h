@@ -7,7 +7,10 @@
 // Every read, write and handshake is bounded by a timeout.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,7 +25,7 @@ namespace tern::net {
 
 class Stream {
  public:
-  explicit Stream(boost::asio::ip::tcp::socket& socket) : socket_(socket) {}
+  explicit Stream(boost::asio::ip::tcp::socket& socket);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -30,8 +33,9 @@ class Stream {
   // Reads what is there into `buffer` once input arrives. Returns the byte
   // count, 0 at end of stream or error, -1 on timeout.
   boost::asio::awaitable<long> read_some(std::span<char> buffer, std::chrono::seconds timeout);
-  // Writes all of `data`; false on error or timeout.
-  boost::asio::awaitable<bool> write(std::string_view data, std::chrono::seconds timeout);
+  enum class Written { kAll, kFailed, kTimedOut };
+  // Writes all of `data`, or fails, or runs out of time.
+  boost::asio::awaitable<Written> write(std::string_view data, std::chrono::seconds timeout);
   // The server side of the TLS handshake. Returns the reason on failure.
   boost::asio::awaitable<std::optional<std::string>> accept_tls(SSL_CTX* context, std::chrono::seconds timeout);
 
@@ -46,7 +50,15 @@ class Stream {
   Want after_ssl_failure(int result);
   boost::asio::awaitable<bool> wait(Want want, std::chrono::steady_clock::time_point deadline);
 
+  struct Alarm {
+    boost::asio::ip::tcp::socket* socket;  // null once the stream is gone
+    std::uint64_t generation;
+    bool fired;
+  };
+
   boost::asio::ip::tcp::socket& socket_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<Alarm> alarm_;
   SSL* ssl_ = nullptr;
 };
 

@@ -173,7 +173,8 @@ class Addresses(unittest.TestCase):
                     if len(parts) >= 4 and parts[3] in (".", ".."):
                         bad.append(p)
                     continue
-                if parts in (["data"], ["data", "lock"]):  # lock: the data_dir lock
+                # lock: the data_dir lock; maildrop: the sendmail command's drop directory (empty here)
+                if parts in (["data"], ["data", "lock"], ["data", "maildrop"]):
                     continue
                 bad.append(p)
         self.assertEqual(bad, [], f"paths outside data_dir/mail/<domain>/<mailbox>/ (mail dir {mail})")

@@ -93,7 +93,9 @@ Result<void> adopt_owner(int fd, const std::string& path, const std::string& dir
   return {};
 }
 
-// mkdir -p, mode 0700 for what it creates; each new directory's parent is
+// mkdir -p, mode 0755 for what it creates (the data_dir, usually: local
+// users reach its maildrop/ through it; the users file itself is 0600);
+// each new directory's parent is
 // fsync'd so that the name survives a crash.
 Result<void> make_dirs(const std::string& dir) {
   struct stat st {};
@@ -106,7 +108,8 @@ Result<void> make_dirs(const std::string& dir) {
   if (parent != dir) {
     if (auto made = make_dirs(parent); !made) return made;
   }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return io_error("mkdir", dir, errno);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("mkdir", dir, errno);
+  ::chmod(dir.c_str(), 0755);  // whatever the umask
   if (int fd = open_dir(dir); fd >= 0) {
     auto adopted = adopt_owner(fd, dir, parent);
     ::close(fd);

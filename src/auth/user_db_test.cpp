@@ -152,8 +152,8 @@ TEST_F(UsersFileIo, WriteCreatesDirectoriesAndMode0600) {
   ::umask(old_umask);
   ASSERT_TRUE(written.ok()) << written.error().detail;
   EXPECT_EQ(mode(p), 0600u);
-  EXPECT_EQ(mode(path("data")), 0700u);
-  EXPECT_EQ(mode(path("data/deeper")), 0700u);
+  EXPECT_EQ(mode(path("data")), 0755u);
+  EXPECT_EQ(mode(path("data/deeper")), 0755u);
   auto text = read_users_text(p);
   ASSERT_TRUE(text.ok() && *text);
   EXPECT_EQ(**text, "alice@example.test:x\n");

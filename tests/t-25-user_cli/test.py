@@ -2,7 +2,7 @@
 """t-25-user_cli: `tern user add/passwd/del/list`, the users file of SMTP AUTH.
 
 Proves: `tern user` with --config/-c creates the users file (and the missing
-data_dir, mode 0700) at [auth] users_file, default data_dir/users; the file
+data_dir, mode 0755, so that local users reach maildrop/) at [auth] users_file, default data_dir/users; the file
 is mode 0600 and holds one `address:$y$...` line per user, lower-cased, and
 never the password; the hash verifies the first line piped on stdin (without
 its line end) and nothing else; `list` prints the users; a duplicate add, a
@@ -85,7 +85,7 @@ class UserCli(unittest.TestCase):
     def test_add_creates_a_private_file_of_yescrypt_hashes(self):
         self.ok("add", "Alice@Example.TEST", password="correct horse battery\n")
         self.assertEqual(stat.S_IMODE(self.users.stat().st_mode), 0o600)
-        self.assertEqual(stat.S_IMODE(self.data_dir.stat().st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(self.data_dir.stat().st_mode), 0o755)
         self.ok("add", "bob@example.test", password="hunter2", option="-c")  # no line end at all
         users = self.user_lines()
         self.assertEqual(list(users), ["alice@example.test", "bob@example.test"])

@@ -50,7 +50,13 @@ int main(int argc, char** argv) {
   check->add_option("--config,-c", config_path, "Configuration file (TOML)");
   tern::app::UserArgs user_args;
   tern::app::add_user_command(app, user_args, config_path);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 1, as the
+    // commands' own errors do (CLI11 would use codes of its own).
+    return app.exit(e) == 0 ? 0 : 1;
+  }
 
   auto config = load(config_path);
   if (!config) {

@@ -135,8 +135,9 @@ int serve(const config::Config& config) {
   policy::RecipientPolicy policy(config.local, std::move(networks.value()));
   policy::SenderLogins sender_logins(config.auth.senders);
   std::shared_ptr<net::TlsContext> tls;
+  auto ticket_keys = std::make_shared<net::TicketKeys>();
   if (config.tls.enabled()) {
-    auto loaded = net::TlsContext::load(config.tls);
+    auto loaded = net::TlsContext::load(config.tls, ticket_keys);
     if (!loaded) return start_failed(loaded.error().text);
     tls = std::move(loaded.value());
     spdlog::info("event=tls_certificate subject={} not_after={}", log_value(tls->subject()),
@@ -178,7 +179,7 @@ int serve(const config::Config& config) {
   // The listeners first: a port that is taken stops the start before the
   // queue is opened (and its tmp/ emptied).
   boost::asio::io_context io(1);
-  net::Server server(io, {config, policy, sender_logins, spool, scheduler, password_check}, tls);
+  net::Server server(io, {config, policy, sender_logins, spool, scheduler, password_check}, tls, ticket_keys);
   // Signals are taken before anything listens: whoever sees the port open
   // may stop tern at once.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);

@@ -46,13 +46,14 @@ constexpr auto kAuthFailureMemory = std::chrono::hours(1);
 constexpr std::size_t kMaxAuthFailureEntries = 100000;
 constexpr unsigned kMaxAuthDelayDoublings = 5;
 
-Server::Server(asio::io_context& io, ServerContext context, std::shared_ptr<TlsContext> tls)
-    : io_(io), context_(context), timer_(io), tls_(std::move(tls)) {}
+Server::Server(asio::io_context& io, ServerContext context, std::shared_ptr<TlsContext> tls,
+               std::shared_ptr<TicketKeys> ticket_keys)
+    : io_(io), context_(context), timer_(io), tls_(std::move(tls)), ticket_keys_(std::move(ticket_keys)) {}
 
 void Server::reload_tls() {
   const auto& tls = context_.config.tls;
   if (!tls.enabled()) return;
-  auto loaded = TlsContext::load(tls, tls_.get());
+  auto loaded = TlsContext::load(tls, ticket_keys_);
   if (!loaded) {
     spdlog::error("event=tls_reload_failed detail={} kept={}", log_value(loaded.error().text),
                   log_value(tls_ ? tls_->subject() : "-"));

@@ -44,8 +44,10 @@ struct ServerContext {
 
 class Server {
  public:
-  // `tls` is null when no certificate is configured.
-  Server(boost::asio::io_context& io, ServerContext context, std::shared_ptr<TlsContext> tls);
+  // `tls` is null when no certificate is configured; `ticket_keys` seal
+  // its session tickets and those of the contexts reload_tls() makes.
+  Server(boost::asio::io_context& io, ServerContext context, std::shared_ptr<TlsContext> tls,
+         std::shared_ptr<TicketKeys> ticket_keys);
 
   // Binds every [[listener]]; errors name the address.
   Result<void> listen();
@@ -100,6 +102,7 @@ class Server {
   std::size_t accept_errors_unlogged_ = 0;
   boost::asio::steady_timer timer_;  // the wait at shut-down
   std::shared_ptr<TlsContext> tls_;
+  std::shared_ptr<TicketKeys> ticket_keys_;
   // Recent AUTH failures per client address (bounded; see auth_failure_delay).
   struct AuthFailures {
     unsigned count = 0;

@@ -19,7 +19,6 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr unsigned char kSessionIdContext[] = "tern";
-constexpr std::size_t kTicketKeys = 80;  // OpenSSL's name, HMAC and AES keys
 
 std::string openssl_error() {
   auto code = ERR_get_error();
@@ -82,7 +81,7 @@ void configure(SSL_CTX* ctx) {
 
 }  // namespace
 
-Result<std::shared_ptr<TlsContext>> TlsContext::load(const config::Tls& tls, const TlsContext* previous) {
+Result<std::shared_ptr<TlsContext>> TlsContext::load(const config::Tls& tls, std::shared_ptr<TicketKeys> ticket_keys) {
   if (auto r = check_readable("tls.certificate", tls.certificate); !r) return r.error();
   if (auto r = check_readable("tls.key", tls.key); !r) return r.error();
   ERR_clear_error();
@@ -104,12 +103,9 @@ Result<std::shared_ptr<TlsContext>> TlsContext::load(const config::Tls& tls, con
     ERR_clear_error();
     return config_error(fmt::format("'tls.key': {} does not match 'tls.certificate' {}", tls.key, tls.certificate));
   }
-  if (previous) {
-    unsigned char keys[kTicketKeys];
-    if (SSL_CTX_get_tlsext_ticket_keys(previous->ctx_, keys, sizeof keys) == 1) {
-      SSL_CTX_set_tlsext_ticket_keys(raw, keys, sizeof keys);
-    }
-    OPENSSL_cleanse(keys, sizeof keys);
+  if (ticket_keys) {
+    ticket_keys->install(raw);
+    context->ticket_keys_ = std::move(ticket_keys);
   }
   if (X509* certificate = SSL_CTX_get0_certificate(raw)) {
     context->subject_ = subject_text(certificate);

@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "net/ticket_keys.h"
 
 using SSL_CTX = struct ssl_ctx_st;
 
@@ -17,9 +18,11 @@ class TlsContext {
  public:
   // Loads and checks the certificate (with its chain) and the key. Errors
   // name the config key: "'tls.key': /etc/tern/key.pem does not match
-  // 'tls.certificate'". `previous` passes its session ticket keys on, so
-  // that clients resume across a reload.
-  static Result<std::shared_ptr<TlsContext>> load(const config::Tls& tls, const TlsContext* previous = nullptr);
+  // 'tls.certificate'". Tickets are sealed with `ticket_keys` (shared by
+  // the contexts of successive reloads, so that clients resume across a
+  // renewal); without them, OpenSSL's own keys (check-config).
+  static Result<std::shared_ptr<TlsContext>> load(const config::Tls& tls,
+                                                  std::shared_ptr<TicketKeys> ticket_keys = nullptr);
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
@@ -34,6 +37,7 @@ class TlsContext {
   explicit TlsContext(SSL_CTX* ctx) : ctx_(ctx) {}
 
   SSL_CTX* ctx_;
+  std::shared_ptr<TicketKeys> ticket_keys_;  // the SSL_CTX points at them
   std::string subject_;
   std::string not_after_;
 };

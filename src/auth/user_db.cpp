@@ -183,12 +183,7 @@ std::vector<std::string> UsersFile::addresses() const {
 UsersFile parse_users(std::string_view text) {
   UsersFile file;
   std::map<std::string, std::size_t, std::less<>> first_line;
-  std::size_t number = 0;
-  while (!text.empty()) {
-    auto end = text.find('\n');
-    auto raw = text.substr(0, end);
-    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-    ++number;
+  for_each_line(text, [&](std::string_view raw, std::size_t number) {
     UsersLine entry{.address = {}, .hash = {}, .text = std::string(raw)};
     auto problem = classify(trim(raw), entry);
     if (!problem && entry.is_user()) {
@@ -202,7 +197,8 @@ UsersFile parse_users(std::string_view text) {
     }
     if (problem) file.problems.push_back({number, std::move(*problem)});
     file.lines.push_back(std::move(entry));
-  }
+    return true;
+  });
   return file;
 }
 

@@ -39,4 +39,17 @@ inline std::optional<std::uint64_t> parse_decimal(std::string_view text) {
   return value;
 }
 
+// Calls `each(line, number)` for every line of `text` (without its LF),
+// numbered from 1, until it returns false. Returns false if stopped.
+template <class F>
+bool for_each_line(std::string_view text, F&& each) {
+  for (std::size_t number = 1; !text.empty(); ++number) {
+    auto end = text.find('\n');
+    auto line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    if (!each(line, number)) return false;
+  }
+  return true;
+}
+
 }  // namespace tern

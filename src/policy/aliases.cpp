@@ -1,6 +1,7 @@
 #include "policy/aliases.h"
 
 #include <algorithm>
+#include <optional>
 #include <fmt/format.h>
 
 #include "base/text.h"
@@ -46,14 +47,13 @@ Error loop_error(std::string detail) { return Error{554, "5.4.6", "Mail loop in 
 Result<Aliases> Aliases::parse(std::string_view text, std::string_view source) {
   Aliases aliases;
   aliases.source_ = source;
-  std::size_t number = 0;
-  while (!text.empty()) {
-    auto lf = text.find('\n');
-    auto line = text.substr(0, lf);
-    text.remove_prefix(lf == std::string_view::npos ? text.size() : lf + 1);
-    ++number;
-    if (auto added = aliases.add_line(line, number); !added) return added.error();
-  }
+  std::optional<Error> error;
+  for_each_line(text, [&](std::string_view line, std::size_t number) {
+    auto added = aliases.add_line(line, number);
+    if (!added) error = added.error();
+    return added.ok();
+  });
+  if (error) return *error;
   return aliases;
 }
 

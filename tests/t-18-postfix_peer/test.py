@@ -24,15 +24,13 @@ Skips (exit 77) when Postfix is not installed or cannot start as this user.
 import atexit
 import os
 import re
-import shutil
-import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ternlib  # noqa: E402
 from ternlib import Tern, check  # noqa: E402
+from private_postfix import PrivatePostfix  # noqa: E402
 
 NOBODY = 65534
 VIRTUAL_USERS = ["ok", "eight", "jos\u00e9", "dsn", "after"]
@@ -42,44 +40,21 @@ def wait_for(predicate, what, timeout=20):
     return ternlib.wait_for(predicate, timeout, 0.05, what)
 
 
-class Postfix:
-    """A private Postfix in a temp dir (bench/lib.sh start_postfix/stop_postfix)."""
+class Postfix(PrivatePostfix):
+    """A private Postfix that delivers remote.test into Maildirs with virtual(8)."""
 
     def __init__(self):
-        self.dir = ternlib.make_tempdir("tern-postfix-")
-        os.chmod(self.dir, 0o755)  # virtual(8) runs as nobody and must reach its Maildirs
-        self.etc = self.dir / "etc"
-        self.queue = self.dir / "queue"
+        super().__init__()
         self.vmail = self.dir / "vmail"
-        self.log_path = self.dir / "postfix.log"
-        self.port = None
-        self.started = False
 
-    def write_config(self):
-        for d in (self.etc, self.queue, self.vmail):
-            d.mkdir(parents=True, exist_ok=True)
+    def prepare(self):
+        self.vmail.mkdir(parents=True, exist_ok=True)
         os.chown(self.vmail, NOBODY, NOBODY)
-        self.port = ternlib.free_port()
         mailboxes = "".join(f"{u}@remote.test remote.test/{u}/\n" for u in VIRTUAL_USERS)
         (self.etc / "vmailbox").write_text(mailboxes, encoding="utf-8")
-        (self.etc / "main.cf").write_text(f"""\
-compatibility_level = 3.6
-queue_directory = {self.queue}
-data_directory = {self.dir}/data
-maillog_file = {self.log_path}
-maillog_file_prefixes = {self.dir}
-myhostname = postfix.peer.example.test
-mydomain = peer.example.test
-myorigin = $myhostname
-mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-alias_maps =
-alias_database =
-biff = no
-append_dot_mydomain = no
-readme_directory = no
+
+    def main_cf(self):
+        return f"""\
 smtputf8_enable = yes
 smtpd_discard_ehlo_keywords =
 local_header_rewrite_clients =
@@ -90,83 +65,7 @@ virtual_uid_maps = static:{NOBODY}
 virtual_gid_maps = static:{NOBODY}
 # Postfix's own notifications (the success DSN) go nowhere: not followed here.
 default_transport = discard:not followed by the test
-""", encoding="utf-8")
-        master = []
-        with open("/usr/share/postfix/master.cf.dist", encoding="utf-8") as f:
-            for line in f:
-                fields = line.split()
-                if line[:1] not in ("#", " ", "\t", "\n") and len(fields) >= 8:
-                    fields[4] = "n"  # chroot off: a private queue has no etc/ copies
-                    if fields[0] == "smtp" and fields[1] == "inet":
-                        fields[0] = f"127.0.0.1:{self.port}"
-                    line = " ".join(fields) + "\n"
-                master.append(line)
-        (self.etc / "master.cf").write_text("".join(master), encoding="utf-8")
-
-    def run(self, *args):
-        return subprocess.run(["postfix", "-c", str(self.etc), *args], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-
-    def start(self):
-        """Raises unittest.SkipTest when this Postfix cannot run here."""
-        if not shutil.which("postfix") or not shutil.which("postconf"):
-            raise unittest.SkipTest("postfix is not installed")
-        if not os.path.exists("/usr/share/postfix/master.cf.dist"):
-            raise unittest.SkipTest("no /usr/share/postfix/master.cf.dist")
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("a private Postfix instance needs root here")
-        self.write_config()
-        r = self.run("check")
-        if r.returncode != 0:
-            raise unittest.SkipTest(f"postfix check failed: {r.stdout.decode(errors='replace')}")
-        r = self.run("start")
-        self.started = True
-        if r.returncode != 0:
-            self.stop()
-            raise unittest.SkipTest(f"postfix start failed: {r.stdout.decode(errors='replace')}")
-        try:
-            wait_for(lambda: self.port in ternlib._listening_ports(),
-                     f"Postfix smtpd to listen on {self.port}", 15)
-        except AssertionError:
-            self.stop()
-            raise
-
-    def master_pid(self):
-        try:
-            return int((self.queue / "pid" / "master.pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def stop(self):
-        """postfix stop; if the master outlives it (10 s), postfix abort, then SIGKILL."""
-        if not self.started:
-            return
-        self.started = False
-        pid = self.master_pid()
-        self.run("stop")
-        if pid is None:
-            return
-
-        def alive():
-            try:
-                os.kill(pid, 0)
-                return True
-            except OSError:
-                return False
-        deadline = time.monotonic() + 10
-        while alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if alive():
-            self.run("abort")
-            time.sleep(1)
-            if alive():
-                os.kill(pid, 9)
-
-    def log_text(self):
-        try:
-            return self.log_path.read_bytes().decode("utf-8", "replace")
-        except OSError:
-            return ""
+"""
 
     def maildir(self, user):
         d = self.vmail / "remote.test" / user / "new"

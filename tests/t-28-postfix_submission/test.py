@@ -42,7 +42,6 @@ import shutil
 import smtplib
 import subprocess
 import sys
-import time
 import unittest
 from pathlib import Path
 
@@ -50,6 +49,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import ternlib  # noqa: E402
 import testca  # noqa: E402
 import tlstern  # noqa: E402
+from private_postfix import PrivatePostfix  # noqa: E402
 
 SERVER_NAME = "mx.example.test"
 LOGIN = "relay@example.test"
@@ -69,25 +69,23 @@ def sasl_modules_installed():
     return subprocess.run(["dpkg", "-s", "libsasl2-modules"], capture_output=True).returncode == 0
 
 
-class Postfix:
-    """A private Postfix that relays everything to tern (see t-18 for the recipe)."""
+class Postfix(PrivatePostfix):
+    """A private Postfix that relays everything to tern's submission port."""
 
     def __init__(self, relay_port, ca_file):
-        self.dir = ternlib.make_tempdir("tern-postfix-")
-        os.chmod(self.dir, 0o755)
-        self.etc = self.dir / "etc"
-        self.queue = self.dir / "queue"
-        self.log_path = self.dir / "postfix.log"
+        super().__init__()
         self.relay_port = relay_port
         self.ca_file = ca_file
-        self.port = None
-        self.started = False
 
-    def write_config(self):
-        for d in (self.etc, self.queue):
-            d.mkdir(parents=True, exist_ok=True)
-        self.port = ternlib.free_port()
-        relay = f"[127.0.0.1]:{self.relay_port}"
+    def check_requirements(self):
+        if not sasl_modules_installed():
+            raise unittest.SkipTest("libsasl2-modules (Postfix's SASL client PLAIN/LOGIN) is not installed")
+
+    def relay(self):
+        return f"[127.0.0.1]:{self.relay_port}"
+
+    def prepare(self):
+        relay = self.relay()
         (self.etc / "sasl_passwd").write_text(f"{relay} {LOGIN}:{PASSWORD}\n", encoding="utf-8")
         os.chmod(self.etc / "sasl_passwd", 0o600)
         # wrongpw.test: the same relay with a wrong password; plain.test: without TLS;
@@ -95,27 +93,12 @@ class Postfix:
         (self.etc / "transport").write_text(
             f"wrongpw.test badauth:{relay}\nplain.test plainrelay:{relay}\nbounces.test discard:\n",
             encoding="utf-8")
-        (self.etc / "main.cf").write_text(f"""\
-compatibility_level = 3.6
-queue_directory = {self.queue}
-data_directory = {self.dir}/data
-maillog_file = {self.log_path}
-maillog_file_prefixes = {self.dir}
-myhostname = postfix.peer.example.test
-mydomain = peer.example.test
-myorigin = $myhostname
-mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-alias_maps =
-alias_database =
-biff = no
-append_dot_mydomain = no
-readme_directory = no
+
+    def main_cf(self):
+        return f"""\
 # SMTP clients get no Date/Message-ID from this Postfix (tern adds them).
 local_header_rewrite_clients =
-relayhost = {relay}
+relayhost = {self.relay()}
 transport_maps = texthash:{self.etc}/transport
 smtp_tls_security_level = encrypt
 smtp_tls_CAfile = {self.ca_file}
@@ -126,86 +109,12 @@ smtp_sasl_security_options = noanonymous
 # Deferred mail is not retried during the test.
 minimal_backoff_time = 300s
 maximal_backoff_time = 600s
-""", encoding="utf-8")
-        master = []
-        with open("/usr/share/postfix/master.cf.dist", encoding="utf-8") as f:
-            for line in f:
-                fields = line.split()
-                if line[:1] not in ("#", " ", "\t", "\n") and len(fields) >= 8:
-                    fields[4] = "n"  # chroot off: a private queue has no etc/ copies
-                    if fields[0] == "smtp" and fields[1] == "inet":
-                        fields[0] = f"127.0.0.1:{self.port}"
-                    line = " ".join(fields) + "\n"
-                master.append(line)
-        master.append(f"badauth unix - - n - - smtp\n"
-                      f"  -o smtp_sasl_password_maps=static:{LOGIN}:not-the-password\n")
-        master.append("plainrelay unix - - n - - smtp\n  -o smtp_tls_security_level=none\n")
-        (self.etc / "master.cf").write_text("".join(master), encoding="utf-8")
+"""
 
-    def run(self, *args):
-        return subprocess.run(["postfix", "-c", str(self.etc), *args], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-
-    def start(self):
-        """Raises unittest.SkipTest when this Postfix cannot run here."""
-        if not shutil.which("postfix") or not os.path.exists("/usr/share/postfix/master.cf.dist"):
-            raise unittest.SkipTest("postfix is not installed")
-        if not sasl_modules_installed():
-            raise unittest.SkipTest("libsasl2-modules (Postfix's SASL client PLAIN/LOGIN) is not installed")
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("a private Postfix instance needs root here")
-        self.write_config()
-        r = self.run("check")
-        if r.returncode != 0:
-            raise unittest.SkipTest(f"postfix check failed: {r.stdout.decode(errors='replace')}")
-        r = self.run("start")
-        self.started = True
-        if r.returncode != 0:
-            self.stop()
-            raise unittest.SkipTest(f"postfix start failed: {r.stdout.decode(errors='replace')}")
-        try:
-            wait_for(lambda: self.port in ternlib._listening_ports(),
-                     f"Postfix smtpd to listen on {self.port}", 15)
-        except AssertionError:
-            self.stop()
-            raise
-
-    def master_pid(self):
-        try:
-            return int((self.queue / "pid" / "master.pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def stop(self):
-        """postfix stop; if the master outlives it (10 s), postfix abort, then SIGKILL."""
-        if not self.started:
-            return
-        self.started = False
-        pid = self.master_pid()
-        self.run("stop")
-        if pid is None:
-            return
-
-        def alive():
-            try:
-                os.kill(pid, 0)
-                return True
-            except OSError:
-                return False
-        deadline = time.monotonic() + 10
-        while alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if alive():
-            self.run("abort")
-            time.sleep(1)
-            if alive():
-                os.kill(pid, 9)
-
-    def log_text(self):
-        try:
-            return self.log_path.read_bytes().decode("utf-8", "replace")
-        except OSError:
-            return ""
+    def master_cf(self):
+        return (f"badauth unix - - n - - smtp\n"
+                f"  -o smtp_sasl_password_maps=static:{LOGIN}:not-the-password\n"
+                "plainrelay unix - - n - - smtp\n  -o smtp_tls_security_level=none\n")
 
     def wait_log(self, pattern, what, timeout=30):
         try:

@@ -269,6 +269,31 @@ void read_dns(Reader& r, const toml::node& node, Dns& dns) {
   r.table(*t, "dns", keys);
 }
 
+bool is_address(std::string_view text) {
+  auto at = text.rfind('@');
+  return at != std::string_view::npos && is_user_name(text.substr(0, at)) && is_host_name(text.substr(at + 1), true);
+}
+
+// RFC 5233 subaddressing: each character a delimiter, none that can end or
+// quote a local part.
+bool is_delimiter(std::string_view text) {
+  static constexpr std::string_view kAllowed = "+-_=.~#%&!$^{}|/";
+  return text.size() <= 8 && text.find_first_not_of(kAllowed) == std::string_view::npos;
+}
+
+void read_mail_store(Reader& r, const toml::node& node, const std::string& name, MailStore& out) {
+  std::string text;
+  r.string(node, name, text);
+  if (r.error) return;
+  auto store = parse_mail_store(text);
+  if (!store) {
+    return r.fail(node, fmt::format("'{}' must be \"maildir\", \"lmtp:unix:/path/to/socket\" or \"lmtp:host:port\"", name));
+  }
+  out = *store;
+}
+
+void read_users(Reader& r, const toml::node& node, const std::string& name, std::vector<std::string>& users);
+
 void read_local(Reader& r, const toml::node& node, Local& l) {
   const auto* t = node.as_table();
   if (!t) return r.fail(node, "'local' must be a table");
@@ -279,17 +304,83 @@ void read_local(Reader& r, const toml::node& node, Local& l) {
            if (!r.error && !is_host_name(domain, true)) r.fail(n, fmt::format("'{}': \"{}\" is not a domain name", k, domain));
          }
        }},
-      {"users", [&](auto& n, auto& k) {
-         r.strings(n, k, l.users);
-         for (const auto& user : l.users) {
-           if (!r.error && !is_user_name(user)) {
-             r.fail(n, fmt::format("'{}': \"{}\" is not a local part (no spaces, control characters, @ or quotes)", k, user));
-           }
+      {"users", [&](auto& n, auto& k) { read_users(r, n, k, l.users); }},
+      {"accept_any_user", [&](auto& n, auto& k) { r.boolean(n, k, l.accept_any_user); }},
+      {"aliases", [&](auto& n, auto& k) {
+         r.string(n, k, l.aliases);
+         if (!r.error && has_control(l.aliases)) r.fail(n, fmt::format("'{}' must be a path without control characters", k));
+       }},
+      {"recipient_delimiter", [&](auto& n, auto& k) {
+         r.string(n, k, l.recipient_delimiter);
+         if (!r.error && !is_delimiter(l.recipient_delimiter)) {
+           r.fail(n, fmt::format("'{}' must be \"\" or characters such as \"+\" or \"-\" (each one a delimiter)", k));
          }
        }},
-      {"accept_any_user", [&](auto& n, auto& k) { r.boolean(n, k, l.accept_any_user); }},
+      {"delivery", [&](auto& n, auto& k) { read_mail_store(r, n, k, l.delivery); }},
+      {"postmaster", [&](auto& n, auto& k) {
+         r.string(n, k, l.postmaster);
+         if (!r.error && !is_address(l.postmaster)) r.fail(n, fmt::format("'{}' must be an address, user@domain", k));
+       }},
   };
   r.table(*t, "local", keys);
+  for (std::size_t i = 0; i < l.domains.size() && !r.error; ++i) {
+    if (std::find(l.domains.begin(), l.domains.begin() + i, l.domains[i]) != l.domains.begin() + i) {
+      r.fail(node, fmt::format("'local.domains': \"{}\" is listed twice", l.domains[i]));
+    }
+  }
+}
+
+void read_users(Reader& r, const toml::node& node, const std::string& name, std::vector<std::string>& users) {
+  r.strings(node, name, users);
+  for (const auto& user : users) {
+    if (!r.error && !is_user_name(user)) {
+      r.fail(node, fmt::format("'{}': \"{}\" is not a local part (no spaces, control characters, @ or quotes)", name, user));
+    }
+  }
+}
+
+// [domain."example.org"] tables: each makes its domain local.
+void read_domains(Reader& r, const toml::node& node, Local& local) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'domain' must be tables: [domain.\"example.org\"]");
+  for (const auto& [name, value] : *t) {
+    auto prefix = fmt::format("domain.\"{}\"", name.str());
+    auto domain_name = to_lower(name.str());
+    const auto* table = value.as_table();
+    if (!table) return r.fail(value, fmt::format("'{}' must be a table", prefix));
+    if (!is_host_name(domain_name, true)) return r.fail(value, fmt::format("'{}': not a domain name", prefix));
+    if (local.domain.count(domain_name)) return r.fail(value, fmt::format("'{}': the domain is listed twice", prefix));
+    Domain domain;
+    std::map<std::string, Handler> keys{
+        {"users", [&](auto& n, auto& k) { read_users(r, n, k, domain.users.emplace()); }},
+        {"accept_any_user", [&](auto& n, auto& k) { r.boolean(n, k, domain.accept_any_user.emplace()); }},
+        {"delivery", [&](auto& n, auto& k) { read_mail_store(r, n, k, domain.delivery.emplace()); }},
+        {"verify_recipients", [&](auto& n, auto& k) {
+           std::string how;
+           r.string(n, k, how);
+           if (!r.error && how != "lmtp" && how != "none") r.fail(n, fmt::format("'{}' must be \"lmtp\" or \"none\"", k));
+           domain.verify_recipients = how == "lmtp";
+         }},
+    };
+    r.table(*table, prefix, keys);
+    if (r.error) return;
+    local.domain.emplace(domain_name, std::move(domain));
+  }
+}
+
+// After the whole file is read: [domain] tables add their domains, and
+// verify_recipients needs an LMTP store to ask.
+void finish_local(Reader& r, const toml::node& root, Local& local) {
+  for (const auto& [name, domain] : local.domain) {
+    if (std::find(local.domains.begin(), local.domains.end(), name) == local.domains.end()) local.domains.push_back(name);
+    const auto& store = domain.delivery ? *domain.delivery : local.delivery;
+    if (domain.verify_recipients && !store.lmtp()) {
+      const auto* where = root.as_table()->get("domain");
+      r.fail(where ? *where : root, fmt::format("'domain.\"{}\".verify_recipients = \"lmtp\"' needs an LMTP "
+                                                "'delivery' for that domain", name));
+    }
+  }
+  if (local.postmaster.empty()) local.postmaster = "postmaster@" + (local.domains.empty() ? "localhost" : local.domains.front());
 }
 
 void read_listeners(Reader& r, const toml::node& node, std::vector<Listener>& out) {
@@ -415,6 +506,27 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   }
 }
 
+std::optional<MailStore> parse_mail_store(std::string_view text) {
+  MailStore store;
+  store.text = std::string(text);
+  if (text == "maildir") return store;
+  if (!text.starts_with("lmtp:") || has_control(text)) return std::nullopt;
+  auto rest = text.substr(5);
+  if (rest.starts_with("unix:")) {
+    store.kind = MailStore::Kind::kLmtpUnix;
+    store.path = std::string(rest.substr(5));
+    // sockaddr_un holds 107 octets and a NUL.
+    if (store.path.empty() || store.path.front() != '/' || store.path.size() > 107) return std::nullopt;
+    return store;
+  }
+  Listener probe{std::string(rest), "", 0};
+  if (!parse_host_port(probe) || !(is_host_name(probe.host) || is_ip_address(probe.host))) return std::nullopt;
+  store.kind = MailStore::Kind::kLmtpTcp;
+  store.host = probe.host;
+  store.port = probe.port;
+  return store;
+}
+
 bool parse_host_port(Listener& listener) {
   const auto& a = listener.address;
   auto colon = a.rfind(':');
@@ -473,8 +585,10 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
       {"dns", [&](auto& n, auto&) { read_dns(r, n, config.dns); }},
       {"tls", [&](auto& n, auto&) { read_tls(r, n, config.tls); }},
       {"auth", [&](auto& n, auto&) { read_auth(r, n, config.auth); }},
+      {"domain", [&](auto& n, auto&) { read_domains(r, n, config.local); }},
   };
   r.table(root, "", keys);
+  if (!r.error) finish_local(r, root, config.local);
   if (r.error) return *r.error;
   const auto& q = config.queue;
   if (q.retry_interval.count() <= 0 || q.max_retry_interval < q.retry_interval) {

@@ -53,10 +53,44 @@ struct Auth {
   std::map<std::string, std::vector<std::string>> senders;
 };
 
+// Where the mail of a local domain is stored: "maildir" (data_dir/mail),
+// or a mail store over LMTP (RFC 2033): "lmtp:unix:/run/dovecot/lmtp",
+// "lmtp:127.0.0.1:24", "lmtp:[::1]:24".
+struct MailStore {
+  enum class Kind { kMaildir, kLmtpUnix, kLmtpTcp };
+  Kind kind = Kind::kMaildir;
+  std::string path;  // kLmtpUnix: the socket
+  std::string host;  // kLmtpTcp: an IP address or host name
+  std::uint16_t port = 0;
+  std::string text = "maildir";  // as configured: names the store in logs and queues
+  bool lmtp() const { return kind != Kind::kMaildir; }
+};
+
+// Parses a `delivery` value; none when malformed.
+std::optional<MailStore> parse_mail_store(std::string_view text);
+
+// [domain."example.org"]: a local domain whose settings override [local].
+struct Domain {
+  std::optional<std::vector<std::string>> users;  // lower-cased local parts
+  std::optional<bool> accept_any_user;
+  std::optional<MailStore> delivery;
+  // Ask the LMTP store at RCPT time whether a recipient exists
+  // (verify_recipients = "lmtp").
+  bool verify_recipients = false;
+};
+
 struct Local {
-  std::vector<std::string> domains{"localhost"};  // lower-cased
+  std::vector<std::string> domains{"localhost"};  // lower-cased; includes every [domain."x"]
   std::vector<std::string> users;                 // lower-cased local parts
   bool accept_any_user = false;
+  std::string aliases;                   // the aliases file; empty: none
+  std::string recipient_delimiter = "+";  // subaddressing (RFC 5233); empty: off
+  MailStore delivery;
+  // Where postmaster@ and abuse@ of every local domain go (RFC 5321 4.5.1,
+  // RFC 2142) unless the aliases file says otherwise. Default:
+  // postmaster@<the first local domain>.
+  std::string postmaster;
+  std::map<std::string, Domain> domain;  // by lower-cased name
 };
 
 struct Limits {

@@ -205,6 +205,76 @@ TEST(Config, TlsAuthErrors) {
   expect_error("[auth.senders]\n\"alice@a.test\" = [\"not an address\"]\n", "is not an address or @domain");
 }
 
+TEST(Config, DomainsAndStores) {
+  auto c = parse(R"(
+[local]
+domains = ["example.test", "example.org"]
+users = ["alice", "bob"]
+aliases = "/etc/tern/aliases"
+recipient_delimiter = "+-"
+postmaster = "root@example.test"
+[domain."example.org"]
+users = ["carol"]
+accept_any_user = true
+delivery = "lmtp:unix:/run/dovecot/lmtp"
+verify_recipients = "lmtp"
+[domain."Example.NET"]
+delivery = "lmtp:127.0.0.1:24"
+)", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  const auto& l = c->local;
+  EXPECT_EQ(l.domains, (std::vector<std::string>{"example.test", "example.org", "example.net"}));
+  EXPECT_EQ(l.aliases, "/etc/tern/aliases");
+  EXPECT_EQ(l.recipient_delimiter, "+-");
+  EXPECT_EQ(l.postmaster, "root@example.test");
+  EXPECT_EQ(l.delivery.kind, MailStore::Kind::kMaildir);
+  const auto& org = l.domain.at("example.org");
+  EXPECT_EQ(org.users, std::vector<std::string>{"carol"});
+  EXPECT_EQ(org.accept_any_user, true);
+  EXPECT_TRUE(org.verify_recipients);
+  ASSERT_TRUE(org.delivery);
+  EXPECT_EQ(org.delivery->kind, MailStore::Kind::kLmtpUnix);
+  EXPECT_EQ(org.delivery->path, "/run/dovecot/lmtp");
+  const auto& net = l.domain.at("example.net");
+  EXPECT_FALSE(net.users);
+  EXPECT_EQ(net.delivery->kind, MailStore::Kind::kLmtpTcp);
+  EXPECT_EQ(net.delivery->host, "127.0.0.1");
+  EXPECT_EQ(net.delivery->port, 24);
+  EXPECT_EQ(net.delivery->text, "lmtp:127.0.0.1:24");
+
+  auto d = parse("[local]\ndomains = [\"a.test\"]\n", "t.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->local.postmaster, "postmaster@a.test");
+  EXPECT_EQ(d->local.recipient_delimiter, "+");
+}
+
+TEST(Config, MailStores) {
+  EXPECT_TRUE(parse_mail_store("maildir"));
+  EXPECT_TRUE(parse_mail_store("lmtp:[::1]:24"));
+  EXPECT_TRUE(parse_mail_store("lmtp:store.example.test:24"));
+  EXPECT_FALSE(parse_mail_store("lmtp:unix:relative/path"));
+  EXPECT_FALSE(parse_mail_store("lmtp:unix:"));
+  EXPECT_FALSE(parse_mail_store("lmtp:127.0.0.1"));
+  EXPECT_FALSE(parse_mail_store("lmtp:127.0.0.1:0"));
+  EXPECT_FALSE(parse_mail_store("smtp:127.0.0.1:25"));
+  EXPECT_FALSE(parse_mail_store("mbox"));
+  EXPECT_FALSE(parse_mail_store("lmtp:unix:/run/a\nb"));
+}
+
+TEST(Config, DomainErrors) {
+  expect_error("[domain.\"example.org\"]\ncolour = 1\n", "unknown key 'domain.\"example.org\".colour'");
+  expect_error("[domain.\"example.org\"]\ndelivery = \"lmtp:nowhere\"\n", "'domain.\"example.org\".delivery' must be");
+  expect_error("[local]\ndelivery = \"mbox\"\n", "'local.delivery' must be");
+  expect_error("[domain.\"a.test\"]\n[domain.\"A.test\"]\n", "the domain is listed twice");
+  expect_error("[local]\ndomains = [\"a.test\", \"A.TEST\"]\n", "\"a.test\" is listed twice");
+  expect_error("[domain.\"a.test\"]\nverify_recipients = \"lmtp\"\n", "needs an LMTP 'delivery'");
+  expect_error("[domain.\"a.test\"]\nverify_recipients = \"yes\"\n", "must be \"lmtp\" or \"none\"");
+  expect_error("[domain.\"a.test\"]\nusers = [\"a b\"]\n", "'domain.\"a.test\".users': \"a b\" is not a local part");
+  expect_error("[domain.\"bad domain\"]\n", "not a domain name");
+  expect_error("[local]\npostmaster = \"root\"\n", "'local.postmaster' must be an address");
+  expect_error("[local]\nrecipient_delimiter = \"@\"\n", "'local.recipient_delimiter' must be");
+}
+
 TEST(Config, Durations) {
   EXPECT_EQ(parse_duration("30s"), std::chrono::seconds(30));
   EXPECT_EQ(parse_duration("5d"), std::chrono::seconds(5 * 86400));

@@ -97,48 +97,80 @@ Result<void> Aliases::add_line(std::string_view raw, std::size_t number) {
   return {};
 }
 
-Aliases::Found Aliases::find(std::string_view address, const IsLocalDomain& is_local_domain) const {
-  auto domain = domain_of(address);
-  if (auto it = addresses_.find(address); it != addresses_.end()) return {&it->second, domain};
-  auto local = address.substr(0, address.rfind('@'));
-  if (is_local_domain(domain)) {
-    if (auto it = local_parts_.find(local); it != local_parts_.end()) return {&it->second, domain};
-  }
-  if (auto it = domains_.find(domain); it != domains_.end()) return {&it->second, domain};
-  return {nullptr, domain};
+std::optional<std::string> strip_subaddress(std::string_view local, std::string_view delimiters) {
+  if (delimiters.empty()) return std::nullopt;
+  auto cut = local.find_first_of(delimiters);
+  if (cut == std::string_view::npos || cut == 0) return std::nullopt;
+  return std::string(local.substr(0, cut));
 }
 
-Result<void> Aliases::expand_into(const std::string& address, const IsLocalDomain& is_local_domain,
-                                  std::vector<std::string>& path, std::vector<std::string>& out) const {
-  auto found = find(address, is_local_domain);
-  if (!found.entry) {
-    if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
+const Aliases::Entry* Aliases::find_exact(std::string_view address, bool local) const {
+  if (auto it = addresses_.find(address); it != addresses_.end()) return &it->second;
+  if (local) {
+    if (auto it = local_parts_.find(address.substr(0, address.rfind('@'))); it != local_parts_.end()) return &it->second;
+  }
+  return nullptr;
+}
+
+Aliases::Found Aliases::find(std::string_view address, const Lookup& lookup) const {
+  auto domain = domain_of(address);
+  bool local = lookup.is_local_domain(domain);
+  if (auto* entry = find_exact(address, local)) return {entry, domain, ""};
+  auto base = strip_subaddress(address.substr(0, address.rfind('@')), lookup.delimiter);
+  if (base) {
+    if (auto* entry = find_exact(*base + "@" + domain, local)) return {entry, domain, ""};
+  }
+  if (lookup.redirect) {
+    auto to = lookup.redirect(base ? *base + "@" + domain : std::string(address));
+    if (!to.empty()) return {nullptr, domain, to};
+  }
+  if (lookup.is_mailbox && lookup.is_mailbox(address)) return {nullptr, domain, ""};
+  if (auto it = domains_.find(domain); it != domains_.end()) return {&it->second, domain, ""};
+  return {nullptr, domain, ""};
+}
+
+bool Aliases::has(std::string_view address, const Lookup& lookup) const {
+  auto found = find(address, lookup);
+  return found.entry != nullptr;
+}
+
+Result<void> Aliases::expand_into(const std::string& address, const Lookup& lookup, std::vector<std::string>& path,
+                                  std::vector<std::string>& out) const {
+  auto found = find(address, lookup);
+  auto add = [&out](const std::string& final) {
+    if (std::find(out.begin(), out.end(), final) == out.end()) out.push_back(final);
+  };
+  if (!found.entry && (found.redirect.empty() || found.redirect == address)) {
+    add(address);
     return {};
   }
   if (path.size() >= kMaxAliasDepth) {
-    return loop_error(fmt::format("{}:{}: aliases nested deeper than {} at {}", source_, found.entry->line,
-                                  kMaxAliasDepth, address));
+    return loop_error(fmt::format("{}:{}: aliases nested deeper than {} at {}", source_,
+                                  found.entry ? found.entry->line : 0, kMaxAliasDepth, address));
   }
+  std::vector<std::string> targets{found.redirect};
+  if (found.entry) targets = found.entry->targets;
   path.push_back(address);
-  for (const auto& target : found.entry->targets) {
+  for (const auto& target : targets) {
     auto full = target.find('@') == std::string::npos ? target + "@" + found.domain : target;
     if (full == address) {  // the alias's own mailbox
-      if (std::find(out.begin(), out.end(), full) == out.end()) out.push_back(full);
+      add(full);
       continue;
     }
     if (std::find(path.begin(), path.end(), full) != path.end()) {
-      return loop_error(fmt::format("{}:{}: alias loop: {} -> {}", source_, found.entry->line, address, full));
+      return loop_error(fmt::format("{}:{}: alias loop: {} -> {}", source_, found.entry ? found.entry->line : 0,
+                                    address, full));
     }
-    if (auto expanded = expand_into(full, is_local_domain, path, out); !expanded) return expanded;
+    if (auto expanded = expand_into(full, lookup, path, out); !expanded) return expanded;
   }
   path.pop_back();
   return {};
 }
 
-Result<std::vector<std::string>> Aliases::expand(std::string_view address, const IsLocalDomain& is_local_domain) const {
+Result<std::vector<std::string>> Aliases::expand(std::string_view address, const Lookup& lookup) const {
   std::vector<std::string> path;
   std::vector<std::string> out;
-  auto expanded = expand_into(to_lower(address), is_local_domain, path, out);
+  auto expanded = expand_into(to_lower(address), lookup, path, out);
   if (!expanded) return expanded.error();
   return out;
 }

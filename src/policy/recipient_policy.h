@@ -1,12 +1,12 @@
 #pragma once
 // Which forward-paths this server takes mail for (RFC 5321 3.6, 4.5.1):
-// the local domains and their users, and postmaster always; other domains
-// only from clients in [relay] networks (never an open relay).
-#include <set>
+// the recipients of its local domains (LocalRecipients), and other domains
+// only from clients in [relay] networks or authenticated ones (never an
+// open relay).
 #include <string>
 
 #include "base/result.h"
-#include "config/config.h"
+#include "policy/local_recipients.h"
 #include "policy/networks.h"
 #include "proto/address.h"
 
@@ -14,24 +14,22 @@ namespace tern::policy {
 
 class RecipientPolicy {
  public:
-  RecipientPolicy(const config::Local& local, Networks relay_networks);
+  RecipientPolicy(const LocalRecipients& local, Networks relay_networks);
 
   // 250 or 550 5.1.1 (no such user) or 554 5.7.1 (relay access denied).
   // `client_ip` is the SMTP client's address as text; an `authenticated`
-  // client (SMTP AUTH) may relay as one in the relay networks may.
+  // client (SMTP AUTH) may relay as one in the relay networks may. A
+  // recipient whose store is to be asked (store_to_ask) passes here.
   Result<void> check(const proto::Path& recipient, const std::string& client_ip, bool authenticated = false) const;
 
-  // The mailbox a local recipient is delivered to: "<Postmaster>" (no
-  // domain, RFC 5321 4.1.1.3) goes to postmaster at the first local domain.
-  proto::Mailbox resolve(const proto::Mailbox& recipient) const;
+  // The LMTP store to ask whether this recipient exists (verify_recipients),
+  // when nothing tern knows answers it; null otherwise.
+  const config::MailStore* store_to_ask(const proto::Path& recipient) const;
 
-  bool is_local_domain(std::string_view domain) const;
+  const LocalRecipients& local() const { return local_; }
 
  private:
-  std::set<std::string> domains_;
-  std::string primary_domain_;
-  std::set<std::string> users_;
-  bool accept_any_user_;
+  const LocalRecipients& local_;
   Networks relay_networks_;
 };
 

@@ -13,33 +13,56 @@ Result<void> check(const RecipientPolicy& policy, const proto::Path& p, const st
 }
 
 TEST(RecipientPolicy, LocalUsersPostmasterAndRelay) {
-  config::Local local;
-  local.domains = {"example.test", "other.test"};
-  local.users = {"alice"};
+  config::Local config;
+  config.domains = {"example.test", "other.test"};
+  config.users = {"alice"};
+  LocalRecipients local(config, {});
   RecipientPolicy policy(local, *Networks::parse({"192.0.2.0/24"}));
   EXPECT_TRUE(check(policy, path("alice", "example.test")).ok());
   EXPECT_TRUE(check(policy, path("ALICE", "Example.Test")).ok());
   EXPECT_TRUE(check(policy, path("\"alice\"", "other.test")).ok());
   EXPECT_TRUE(check(policy, path("PostMaster", "other.test")).ok());
+  EXPECT_TRUE(check(policy, path("abuse", "other.test")).ok());
   EXPECT_TRUE(check(policy, path("Postmaster", "")).ok());
   auto unknown = check(policy, path("bob", "example.test"));
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, 550);
   EXPECT_EQ(unknown.error().enhanced, "5.1.1");
   EXPECT_TRUE(check(policy, path("bob", "elsewhere.example"), "192.0.2.7").ok());  // relay network
+  EXPECT_TRUE(policy.check(path("bob", "elsewhere.example"), "198.51.100.1", true).ok());  // AUTH
   auto relay = check(policy, path("alice", "elsewhere.example"));
   ASSERT_FALSE(relay.ok());
   EXPECT_EQ(relay.error().code, 554);
   EXPECT_EQ(relay.error().enhanced, "5.7.1");
-  EXPECT_EQ(policy.resolve({"Postmaster", ""}).to_string(), "postmaster@example.test");
+  EXPECT_EQ(policy.store_to_ask(path("bob", "example.test")), nullptr);
 }
 
 TEST(RecipientPolicy, AcceptAnyUser) {
-  config::Local local;
-  local.accept_any_user = true;
+  config::Local config;
+  config.accept_any_user = true;
+  LocalRecipients local(config, {});
   RecipientPolicy policy(local, *Networks::parse({"192.0.2.0/24"}));
   EXPECT_TRUE(check(policy, path("anyone", "localhost")).ok());
   EXPECT_FALSE(check(policy, path("anyone", "example.test")).ok());
+}
+
+TEST(RecipientPolicy, StoreToAsk) {
+  config::Local config;
+  config.domains = {"example.test", "store.test"};
+  config.users = {"alice"};
+  config::Domain store;
+  store.delivery = config::parse_mail_store("lmtp:127.0.0.1:24");
+  store.users = std::vector<std::string>{"carol"};
+  store.verify_recipients = true;
+  config.domain.emplace("store.test", store);
+  LocalRecipients local(config, {});
+  RecipientPolicy policy(local, *Networks::parse({}));
+  EXPECT_TRUE(check(policy, path("nobody", "store.test")).ok());  // the store decides
+  ASSERT_NE(policy.store_to_ask(path("nobody", "store.test")), nullptr);
+  EXPECT_EQ(policy.store_to_ask(path("nobody", "store.test"))->port, 24);
+  EXPECT_EQ(policy.store_to_ask(path("carol", "store.test")), nullptr);      // known here
+  EXPECT_EQ(policy.store_to_ask(path("postmaster", "store.test")), nullptr);
+  EXPECT_FALSE(check(policy, path("nobody", "example.test")).ok());
 }
 
 }  // namespace

@@ -12,6 +12,10 @@ namespace tern::proto {
 struct Recipient {
   Mailbox mailbox;
   RcptParameters params;
+  // Set when an alias of a local address led here: that address, as the
+  // client gave it. A copy forwarded elsewhere carries it in Delivered-To
+  // (a forward loop is then seen when the copy comes back).
+  std::string alias = {};
 };
 
 struct Envelope {

@@ -73,8 +73,8 @@ std::string serialize_envelope(const proto::Envelope& e) {
   out += fmt::format("helo {}\nclient {}\nprotocol {}\n", encode(e.helo), encode(e.client_address),
                      encode(e.protocol));
   for (const auto& r : e.recipients) {
-    out += fmt::format("rcpt {} {} {}\n", r.params.notify, encode(r.params.orcpt),
-                       encode(r.mailbox.to_string()));
+    out += fmt::format("rcpt {} {} {}", r.params.notify, encode(r.params.orcpt), encode(r.mailbox.to_string()));
+    out += r.alias.empty() ? "\n" : fmt::format(" {}\n", encode(r.alias));
   }
   return out + "\n";
 }
@@ -100,15 +100,17 @@ Result<ParsedEnvelope> parse_envelope(std::string_view head) {
     auto words = split_words(line);
     auto key = words[0];
     if (key == "rcpt") {
-      if (words.size() != 4) return corrupt("bad rcpt line");
+      if (words.size() != 4 && words.size() != 5) return corrupt("bad rcpt line");
       auto notify = parse_decimal(words[1]);
       auto orcpt = decode(words[2]);
       auto mailbox = decode(words[3]);
-      if (!notify || !orcpt || !mailbox) return corrupt("bad rcpt values");
+      auto alias = words.size() == 5 ? decode(words[4]) : std::string();
+      if (!notify || !orcpt || !mailbox || !alias) return corrupt("bad rcpt values");
       proto::Recipient r;
       r.mailbox = split_mailbox(*mailbox);
       r.params.notify = static_cast<unsigned>(*notify);
       r.params.orcpt = *orcpt;
+      r.alias = *alias;
       e.recipients.push_back(std::move(r));
       continue;
     }

@@ -7,7 +7,7 @@
 //   size <19 digits>               the message's length, written at commit
 //   from <xtext reverse-path>      ("" for <>)
 //   ...
-//   rcpt <notify bits> <xtext orcpt or -> <xtext mailbox>
+//   rcpt <notify bits> <xtext orcpt or -> <xtext mailbox> [<xtext alias>]
 //   <empty line>
 //   <message octets>
 #include <cstdint>

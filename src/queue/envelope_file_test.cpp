@@ -17,6 +17,7 @@ TEST(EnvelopeFile, RoundTrip) {
   e.protocol = "ESMTP";
   e.recipients.push_back({{"alice", "example.test"}, {proto::kNotifySuccess, "rfc822;alice@example.test"}});
   e.recipients.push_back({{"postmaster", ""}, {}});
+  e.recipients.push_back({{"dave", "remote.test"}, {0, "rfc822;team@example.test"}, "Team@example.test"});
   auto text = serialize_envelope(e) + "Subject: x\r\n";
   auto parsed = parse_envelope(text);
   ASSERT_TRUE(parsed.ok()) << parsed.error().detail;
@@ -29,10 +30,16 @@ TEST(EnvelopeFile, RoundTrip) {
   EXPECT_EQ(p.params.ret, proto::Ret::kHdrs);
   EXPECT_EQ(p.params.envid, "id with space+");
   EXPECT_EQ(p.client_address, "::1");
-  ASSERT_EQ(p.recipients.size(), 2u);
+  ASSERT_EQ(p.recipients.size(), 3u);
   EXPECT_EQ(p.recipients[0].params.orcpt, "rfc822;alice@example.test");
   EXPECT_EQ(p.recipients[0].params.notify, proto::kNotifySuccess);
   EXPECT_EQ(p.recipients[1].mailbox.local_part, "postmaster");
+  EXPECT_EQ(p.recipients[1].alias, "");
+  EXPECT_EQ(p.recipients[2].alias, "Team@example.test");
+  // A file from before the alias field reads as before.
+  auto old = parse_envelope("tern-queue 1\nfrom -\nrcpt 0 - a@b.example\n\n");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->envelope.recipients[0].alias, "");
 }
 
 TEST(EnvelopeFile, NullSenderAndCorruption) {

@@ -110,7 +110,7 @@ void Session::send_body(std::string_view piece, bool last) {
     writer_.write(piece, output_);
     if (last) {
       writer_.finish(output_);
-      awaiting_.push_back(Awaiting::kEndOfData);
+      end_of_data_sent(Awaiting::kEndOfData);
     }
   }
   if (last) state_ = State::kTransaction;
@@ -164,7 +164,7 @@ Next Session::next() const {
 std::string_view Session::command_name(Awaiting what) {
   switch (what) {
     case Awaiting::kGreeting: return "greeting";
-    case Awaiting::kEhlo: return "EHLO";
+    case Awaiting::kEhlo: return "EHLO";  // or LHLO
     case Awaiting::kHelo: return "HELO";
     case Awaiting::kStartTls: return "STARTTLS";
     case Awaiting::kAuth: return "AUTH";
@@ -232,13 +232,13 @@ void Session::on_greeting(const Reply& reply) {
 // until the hop limit (RFC 5321 6.3). The message bounces now, as
 // Postfix's "mail for ... loops back to myself" (RFC 3463 X.4.6).
 bool Session::loops_back(const Reply& reply) {
-  if (options_.helo_name.empty() || !iequals(server_name(reply), options_.helo_name)) return false;
+  if (options_.lmtp || options_.helo_name.empty() || !iequals(server_name(reply), options_.helo_name)) return false;
   fail_setup({554, "5.4.6", "Mail loops back to myself: the server names itself " + options_.helo_name, {}});
   return true;
 }
 
 void Session::on_ehlo(const Reply& reply) {
-  if (reply.code / 100 == 5) {
+  if (reply.code / 100 == 5 && !options_.lmtp) {  // RFC 2033 4.1: LMTP has LHLO only
     // RFC 5321 3.2: a server without EHLO rejects it; fall back to HELO.
     return send_command("HELO " + options_.helo_name, Awaiting::kHelo);
   }
@@ -353,6 +353,7 @@ void Session::on_data(const Reply& reply) {
 }
 
 void Session::on_end_of_data(const Reply& reply) {
+  if (options_.lmtp) return on_lmtp_reply(reply);
   // RFC 5321 4.1.1.4: the reply applies to every recipient accepted at RCPT,
   // and ends the transaction whatever it says.
   fail_pending(from_reply(reply, "end of data"));
@@ -360,6 +361,7 @@ void Session::on_end_of_data(const Reply& reply) {
 }
 
 void Session::on_bdat(const Reply& reply, bool last) {
+  if (last && options_.lmtp) return on_lmtp_reply(reply);
   bool positive = reply.code / 100 == 2;
   if (last || !positive) fail_pending(from_reply(reply, last ? "end of data" : "BDAT"));
   if (last && positive) transaction_open_ = false;
@@ -375,7 +377,7 @@ void Session::send_command(std::string_view line, Awaiting what) {
   awaiting_.push_back(what);
 }
 
-void Session::send_ehlo() { send_command("EHLO " + options_.helo_name, Awaiting::kEhlo); }
+void Session::send_ehlo() { send_command((options_.lmtp ? "LHLO " : "EHLO ") + options_.helo_name, Awaiting::kEhlo); }
 
 void Session::setup_done() {
   state_ = State::kIdle;
@@ -448,7 +450,28 @@ void Session::send_bdat_chunk(std::string_view piece, bool last) {
   auto size = output_.size() - start;
   if (size == 0 && !last) return;
   output_.insert(start, fmt::format("BDAT {}{}\r\n", size, last ? " LAST" : ""));
-  awaiting_.push_back(last ? Awaiting::kBdatLast : Awaiting::kBdat);
+  if (last) return end_of_data_sent(Awaiting::kBdatLast);
+  awaiting_.push_back(Awaiting::kBdat);
+}
+
+// RFC 2033 4.2: an LMTP server answers the end of the data once for each
+// recipient it accepted at RCPT, in order; SMTP once for all.
+void Session::end_of_data_sent(Awaiting what) {
+  std::size_t replies = options_.lmtp ? accepted_ : 1;
+  for (std::size_t i = 0; i < replies; ++i) awaiting_.push_back(what);
+}
+
+// One recipient's reply: the first one still without a result (those
+// refused at RCPT have theirs).
+void Session::on_lmtp_reply(const Reply& reply) {
+  for (auto& r : results_) {
+    if (r.pending()) {
+      r = from_reply(reply, "end of data");
+      break;
+    }
+  }
+  bool more = !awaiting_.empty() && (awaiting_.front() == Awaiting::kEndOfData || awaiting_.front() == Awaiting::kBdatLast);
+  if (!more) transaction_open_ = false;
 }
 
 // RFC 5321 4.1.2 Mail-parameters: each only when the server offers it

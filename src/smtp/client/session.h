@@ -1,5 +1,6 @@
 #pragma once
-// The SMTP client session for outbound delivery, RFC 5321 with PIPELINING
+// The SMTP client session for outbound delivery (and LMTP, RFC 2033, for
+// delivery to a mail store), RFC 5321 with PIPELINING
 // (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
 // CHUNKING and BINARYMIME (RFC 3030), DSN (RFC 3461), STARTTLS (RFC 3207)
 // and ENHANCEDSTATUSCODES (RFC 2034): a pure state machine. Server bytes go
@@ -39,6 +40,10 @@ struct SessionOptions {
   // without it, when a user name is given.
   std::string auth_username;
   std::string auth_password;
+  // LMTP (RFC 2033) instead of SMTP: LHLO, and after the data one reply
+  // per accepted recipient, each its own result. No name check (a store on
+  // this host greets with our name).
+  bool lmtp = false;
 };
 
 // One message, delivered in one mail transaction.
@@ -171,7 +176,14 @@ class Session {
   void fail_setup(const RecipientResult& result);
   void close(const RecipientResult& result, bool send_quit);
   void protocol_error(std::string text);
-  bool use_bdat() const { return capabilities_.chunking; }
+  // LMTP: BDAT only for BINARYMIME, which needs it. RFC 2033 defines the
+  // per-recipient replies after DATA; after a BDAT chunk that failed midway
+  // they are not defined, and DATA costs nothing on a local socket.
+  bool use_bdat() const {
+    return capabilities_.chunking && (!options_.lmtp || message_.body == proto::Body::kBinaryMime);
+  }
+  void end_of_data_sent(Awaiting what);
+  void on_lmtp_reply(const Reply& reply);
   std::string mail_command() const;
   std::string rcpt_command(const proto::Recipient& recipient) const;
 

@@ -16,6 +16,8 @@ packages=(
   libsasl2-modules
   # t-12: small ext4 file systems on loop devices (mkfs.ext4, mount)
   e2fsprogs mount
+  # issue 16: a private Dovecot as the LMTP mail store
+  dovecot-core dovecot-lmtpd
 )
 
 missing=()
@@ -32,3 +34,14 @@ export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# dovecot-core enables and starts a system Dovecot (IMAP/POP3 on 143/993 and
+# /run/dovecot); tests run their own private instance (tests/lib/private_dovecot.py),
+# so stop and disable the system one, only when this run installed dovecot-core (a
+# Dovecot set up on purpose before is left alone). Guarded: no systemctl, no unit, or
+# no running systemd (a container: stop fails, disable still removes the symlink) is
+# fine. `list-unit-files` works without a running systemd; `systemctl cat` does not.
+if [[ " ${missing[*]} " == *" dovecot-core "* ]] && command -v systemctl >/dev/null 2>&1 \
+    && systemctl list-unit-files dovecot.service >/dev/null 2>&1; then
+  $sudo systemctl stop dovecot.service dovecot.socket >/dev/null 2>&1 || true
+  $sudo systemctl disable dovecot.service dovecot.socket >/dev/null 2>&1 || true
+fi

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include "app/user_command.h"
 #include "config/config.h"
 #include "net/tls_context.h"
+#include "policy/aliases_file.h"
 #include "policy/networks.h"
 
 namespace {
@@ -75,6 +77,17 @@ int main(int argc, char** argv) {
     if (config->tls.enabled()) {
       if (auto tls = tern::net::TlsContext::load(config->tls); !tls) {
         std::cerr << "tern: config " << config_path << ": " << tls.error().text << "\n";
+        return 1;
+      }
+    }
+    // The aliases file as `serve` reads it: syntax and loops, with file:line.
+    if (!config->local.aliases.empty()) {
+      const auto& domains = config->local.domains;
+      auto aliases = tern::policy::load_aliases(config->local.aliases, [&domains](std::string_view d) {
+        return std::find(domains.begin(), domains.end(), d) != domains.end();
+      });
+      if (!aliases) {
+        std::cerr << "tern: config " << config_path << ": 'local.aliases': " << aliases.error().text << "\n";
         return 1;
       }
     }

@@ -265,6 +265,11 @@ class Pickup::Copier {
     envelope.params.body = eight_bit_ ? proto::Body::k8BitMime : proto::Body::k7Bit;
     envelope.params.smtputf8 = utf8;
     envelope.protocol = "LOCAL";
+    if (options_.expand) {
+      auto finals = options_.expand(envelope.recipients);
+      if (!finals) return finals.error();
+      envelope.recipients = std::move(finals.value());
+    }
     auto id = spool.new_id();
     auto created = spool.create(id, envelope);
     if (!created) return created.error();

@@ -24,11 +24,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "base/result.h"
+#include "proto/envelope.h"
 
 namespace tern::queue {
 class Scheduler;
@@ -45,6 +47,8 @@ class Pickup {
     std::string hostname;
     std::uint64_t max_message_size = 0;
     std::chrono::seconds scan_interval{60};  // the fallback when no inotify event comes
+    // The final recipients (aliases expanded); null: as given.
+    std::function<Result<std::vector<proto::Recipient>>(const std::vector<proto::Recipient>&)> expand = nullptr;
   };
 
   Pickup(boost::asio::io_context& io, queue::Spool& spool, queue::Scheduler& scheduler, Options options);

@@ -14,13 +14,18 @@
 
 #include "base/log.h"
 #include "app/pickup.h"
-#include "app/router.h"
 #include "auth/user_db.h"
+#include "delivery/lmtp.h"
 #include "delivery/maildir.h"
+#include "delivery/maildir_agent.h"
 #include "delivery/remote.h"
+#include "delivery/router.h"
+#include "delivery/smtp_agent.h"
 #include "dns/resolver.h"
 #include "net/server.h"
 #include "net/tls_context.h"
+#include "policy/aliases_file.h"
+#include "policy/local_recipients.h"
 #include "policy/recipient_policy.h"
 #include "queue/data_dir_lock.h"
 #include "queue/fs_check.h"
@@ -105,16 +110,19 @@ delivery::RemoteConfig remote_config_of(const config::Config& config) {
 }
 
 // SIGTERM and SIGINT stop tern: open sessions are told 421 4.3.2 (RFC 5321
-// 3.8), then the loop ends. SIGHUP reads the TLS certificate and key again
-// (the users file is re-read whenever it changes); the rest of the
-// configuration is read only at start.
-void handle_signals(boost::asio::signal_set& signals, net::Server& server, boost::asio::io_context& io) {
-  signals.async_wait([&](boost::system::error_code ec, int signal) {
+// 3.8), then the loop ends. SIGHUP reads the TLS certificate and key and
+// the aliases file again (the users file, and the aliases file too, are
+// re-read whenever they change); the rest of the configuration is read only
+// at start.
+void handle_signals(boost::asio::signal_set& signals, net::Server& server, boost::asio::io_context& io,
+                    policy::AliasesFile* aliases) {
+  signals.async_wait([&, aliases](boost::system::error_code ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
       spdlog::info("event=sighup");
       server.reload_tls();
-      return handle_signals(signals, server, io);
+      if (aliases) aliases->reload();
+      return handle_signals(signals, server, io, aliases);
     }
     spdlog::info("event=stopping signal={}", signal);
     server.shut_down([&io] { io.stop(); });
@@ -132,7 +140,22 @@ int serve(const config::Config& config) {
   raise_file_limit();
   auto networks = policy::Networks::parse(config.relay.networks);
   if (!networks) return start_failed(networks.error().text);
-  policy::RecipientPolicy policy(config.local, std::move(networks.value()));
+  // Who receives mail here: the users file and the aliases file change
+  // while tern runs.
+  auth::UserStore users(config.auth.users_file);
+  std::shared_ptr<policy::AliasesFile> aliases;
+  if (!config.local.aliases.empty()) {
+    const auto& domains = config.local.domains;
+    auto opened = policy::AliasesFile::open(config.local.aliases, [&domains](std::string_view d) {
+      return std::find(domains.begin(), domains.end(), d) != domains.end();
+    });
+    if (!opened) return start_failed(opened.error().text);
+    aliases = std::move(opened.value());
+  }
+  policy::LocalRecipients local(
+      config.local, {aliases ? std::function([aliases] { return aliases->current(); }) : nullptr,
+                     [&users](std::string_view address) { return users.exists(address); }});
+  policy::RecipientPolicy policy(local, std::move(networks.value()));
   policy::SenderLogins sender_logins(config.auth.senders);
   std::shared_ptr<net::TlsContext> tls;
   auto ticket_keys = std::make_shared<net::TicketKeys>();
@@ -146,7 +169,6 @@ int serve(const config::Config& config) {
   // Password checks: one worker, so that hashing (slow on purpose) never
   // holds up the network thread, and a flood of AUTH attempts costs one
   // core at most.
-  auth::UserStore users(config.auth.users_file);
   boost::asio::thread_pool password_worker(1);
   net::PasswordCheck password_check{password_worker.get_executor(), [&users](const proto::SaslCredentials& c) {
                                       auto verdict = users.verify(c.login, c.password);
@@ -168,7 +190,10 @@ int serve(const config::Config& config) {
   delivery::RemoteConfig remote_config = remote_config_of(config);
   delivery::RemoteDelivery remote(outbound.io().get_executor(), **resolver, remote_config);
   delivery::Maildir maildir(config.data_dir + "/mail", config.hostname);
-  Router router(maildir, policy, remote);
+  delivery::MaildirAgent maildir_agent(maildir);
+  delivery::SmtpAgent smtp_agent(remote);
+  delivery::LmtpDelivery lmtp(outbound.io().get_executor(), {remote_config, config.outbound.max_connections_per_destination});
+  delivery::Router router(local, {maildir_agent, lmtp, smtp_agent});
   queue::RetryPolicy retry{config.queue.retry_interval, config.queue.max_retry_interval,
                           config.queue.max_lifetime, config.queue.delay_warning};
   queue::Scheduler scheduler(
@@ -183,7 +208,7 @@ int serve(const config::Config& config) {
   // Signals are taken before anything listens: whoever sees the port open
   // may stop tern at once.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  handle_signals(signals, server, io);
+  handle_signals(signals, server, io, aliases.get());
   if (auto listening = server.listen(); !listening) return start_failed(listening.error().text);
   auto recovered = spool.open();
   if (!recovered) return start_failed(recovered.error().detail);
@@ -193,7 +218,8 @@ int serve(const config::Config& config) {
   // Local submission (tern sendmail): maildrop/ into the queue, on this loop.
   Pickup pickup(io, spool, scheduler,
                 {.data_dir = config.data_dir, .hostname = config.hostname,
-                 .max_message_size = config.limits.max_message_size});
+                 .max_message_size = config.limits.max_message_size,
+                 .expand = [&local](const auto& recipients) { return local.expand_all(recipients); }});
   if (auto picking = pickup.start(); !picking) {
     spdlog::error("event=pickup_disabled detail={}", log_value(picking.error().detail));
   }
@@ -207,7 +233,9 @@ int serve(const config::Config& config) {
   // queue bounces, so the spool still runs); commits already handed to the
   // spool finish; everything else stays in the queue for the next start.
   remote.close();
-  for (auto waited = std::chrono::milliseconds(0); remote.open_connections() > 0 && waited < kOutboundGrace;
+  lmtp.close();
+  for (auto waited = std::chrono::milliseconds(0);
+       remote.open_connections() + lmtp.open_connections() > 0 && waited < kOutboundGrace;
        waited += std::chrono::milliseconds(10)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -112,7 +112,7 @@ std::optional<std::string> Maildir::earlier_copy(const std::string& dir, const s
 // (the Unix convention Maildir readers expect), streamed in blocks.
 Result<std::uint64_t> Maildir::copy_message(int fd, const MaildirMessage& m, const proto::Mailbox& recipient) {
   std::string out = fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", m.return_path,
-                                to_lower(recipient.to_string()));
+                                m.delivered_to.empty() ? to_lower(recipient.to_string()) : m.delivered_to);
   std::string block(kBlock, '\0');
   std::uint64_t offset = m.offset;
   std::uint64_t written = 0;

@@ -31,6 +31,7 @@ struct MaildirMessage {
   std::size_t offset = 0;       // where the message starts in it
   bool binary = false;          // BINARYMIME: copy octets unchanged
   bool maybe_delivered = true;  // an earlier attempt may have delivered it
+  std::string delivered_to;     // RFC 9228 Delivered-To; empty: the mailbox's address
 };
 
 class Maildir {

@@ -30,7 +30,7 @@ class MaildirTest : public ::testing::Test {
   }
 
   MaildirMessage message(std::size_t index = 0, bool maybe_delivered = true) {
-    return {"QID", index, "bob@example.test", fd_, 10, false, maybe_delivered};
+    return {"QID", index, "bob@example.test", fd_, 10, false, maybe_delivered, ""};
   }
 
   Result<std::string> deliver(Maildir& maildir, const MaildirMessage& m, proto::Mailbox rcpt) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "delivery/converse.h"
 
 namespace tern::delivery {
 namespace {
@@ -21,75 +22,6 @@ using namespace asio::experimental::awaitable_operators;
 using smtp::client::Next;
 
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadBuffer = 4096;
-constexpr std::size_t kBodyPiece = 64 * 1024;
-
-std::chrono::seconds timeout_for(std::string_view awaiting, const RemoteConfig& c) {
-  if (awaiting == "DATA") return c.data_start_timeout;
-  if (awaiting == "end of data") return c.end_of_data_timeout;
-  return c.command_timeout;
-}
-
-// Runs the client session over `stream` (plain TCP or TLS) until it is
-// ready for another message, done, or wants TLS.
-template <class Stream>
-asio::awaitable<void> converse(Stream& stream, smtp::client::Session& session, const RemoteMessage* m,
-                               const RemoteConfig& config, std::uint64_t& sent) {
-  std::vector<char> buffer(kReadBuffer);
-  std::string piece;
-  while (true) {
-    switch (session.next()) {
-      case Next::kWrite: {
-        // RFC 5321 4.5.3.2.5: a server that stops reading (a data block
-        // not taken in 3 minutes) is given up.
-        auto output = session.take_output();
-        asio::steady_timer timer(stream.get_executor(), config.data_block_timeout);
-        auto result = co_await (asio::async_write(stream, asio::buffer(output), kUseAwaitable) ||
-                                timer.async_wait(kUseAwaitable));
-        if (result.index() == 1) {
-          session.timed_out();
-        } else if (std::get<0>(std::get<0>(result))) {
-          session.connection_lost();
-        }
-        break;
-      }
-      case Next::kRead: {
-        asio::steady_timer timer(stream.get_executor(), timeout_for(session.awaiting(), config));
-        auto result = co_await (stream.async_read_some(asio::buffer(buffer), kUseAwaitable) ||
-                                timer.async_wait(kUseAwaitable));
-        if (result.index() == 1) {
-          session.timed_out();
-        } else if (auto [ec, n] = std::get<0>(result); ec) {
-          session.connection_lost();
-        } else {
-          session.receive(std::string_view(buffer.data(), n));
-        }
-        break;
-      }
-      case Next::kSendBody: {
-        piece.resize(kBodyPiece);
-        auto n = m ? ::pread(m->fd, piece.data(), piece.size(), static_cast<off_t>(m->offset + sent)) : -1;
-        if (n < 0) {
-          session.connection_lost();  // cannot read our own queue file: try again later
-          break;
-        }
-        sent += static_cast<std::uint64_t>(n);
-        piece.resize(static_cast<std::size_t>(n));
-        session.send_body(piece, n == 0 || sent >= m->message.size);
-        break;
-      }
-      case Next::kDowngrade:
-        // RFC 6152 3 lets the client choose: tern returns the message (5.6.3)
-        // rather than rewrite a signed body into quoted-printable.
-        session.reject_8bit();
-        break;
-      case Next::kStartTls:
-      case Next::kReady:
-      case Next::kDone:
-        co_return;
-    }
-  }
-}
 
 // An address and port that one of our listeners answers on: the mail would
 // come back to us. A listener on the unspecified address (0.0.0.0, ::)

@@ -60,9 +60,10 @@ struct RemoteConfig {
 // The message as the remote delivery sees it: envelope fields and where its
 // content is (the queue file, from `offset`).
 struct RemoteMessage {
-  smtp::client::Message message;  // reverse-path, recipients (of one domain), size, body...
+  smtp::client::Message message;  // reverse-path, recipients (of one domain), size (with the prefix), body...
   int fd = -1;
   std::uint64_t offset = 0;
+  std::string prefix = {};  // header fields sent before the file's content (CRLF line ends)
 };
 
 // What the connections share: the TLS client context, and the hosts whose

@@ -52,7 +52,16 @@ class SpoolHost : public smtp::server::SessionHost {
     return context_.sender_logins.check(reverse_path, login);
   }
 
-  Result<std::string> begin_message(const proto::Envelope& envelope) override {
+  Result<std::string> begin_message(const proto::Envelope& given) override {
+    // The queue keeps the final recipients: aliases expanded (as Postfix's
+    // cleanup does with virtual aliases).
+    auto recipients = context_.policy.local().expand_all(given.recipients);
+    if (!recipients) {
+      spdlog::warn("event=alias_error session={} detail={}", session_id_, log_value(recipients.error().detail));
+      return recipients.error();
+    }
+    auto envelope = given;
+    envelope.recipients = std::move(recipients.value());
     auto id = context_.spool.new_id();
     auto writer = context_.spool.create(id, envelope);
     if (!writer) {

@@ -129,6 +129,19 @@ Result<std::vector<proto::Recipient>> LocalRecipients::expand(const proto::Recip
   return out;
 }
 
+Result<std::vector<proto::Recipient>> LocalRecipients::expand_all(const std::vector<proto::Recipient>& recipients) const {
+  std::vector<proto::Recipient> out;
+  std::set<std::string> seen;
+  for (const auto& recipient : recipients) {
+    auto finals = expand(recipient);
+    if (!finals) return finals.error();
+    for (auto& final : *finals) {
+      if (seen.insert(to_lower(final.mailbox.to_string())).second) out.push_back(std::move(final));
+    }
+  }
+  return out;
+}
+
 std::optional<LocalRecipients::Route> LocalRecipients::route(const proto::Mailbox& recipient) const {
   auto address = address_of(recipient);
   auto [local, name] = split(address);

@@ -56,6 +56,9 @@ class LocalRecipients {
   // one) and as `alias` (for Delivered-To on forwarded copies). 554 5.4.6
   // for an alias loop.
   Result<std::vector<proto::Recipient>> expand(const proto::Recipient& recipient) const;
+  // Every recipient of a message, each final address once (the first
+  // wins: sales@ and alice@ both leading to alice get one copy).
+  Result<std::vector<proto::Recipient>> expand_all(const std::vector<proto::Recipient>& recipients) const;
 
   // At delivery: the store of a local final recipient and its mailbox (the
   // local part lower-cased and unquoted, without subaddress); none for a

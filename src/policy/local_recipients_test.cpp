@@ -105,6 +105,17 @@ TEST(LocalRecipients, Expansion) {
   EXPECT_EQ((*given)[0].params.orcpt, "rfc822;x@y.test");
 }
 
+TEST(LocalRecipients, DuplicatesAfterExpansionOnce) {
+  Fixture f;
+  auto all = f.local->expand_all({{{"sales", "example.test"}, {}, ""},
+                                  {{"Alice", "example.test"}, {}, ""},
+                                  {{"team", "example.test"}, {}, ""}});
+  ASSERT_TRUE(all.ok());
+  Strings addresses;
+  for (const auto& r : *all) addresses.push_back(r.mailbox.to_string());
+  EXPECT_EQ(addresses, (Strings{"alice@example.test", "bob@example.test", "dave@remote.test"}));
+}
+
 TEST(LocalRecipients, ConfiguredPostmasterAndRoutes) {
   config::Local c;
   c.postmaster = "root@example.test";

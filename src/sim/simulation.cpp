@@ -232,7 +232,7 @@ void World::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
       continue;
     }
     delivery::MaildirMessage message{m.id, index, m.envelope.reverse_path.mailbox.to_string(), m.fd, m.offset, false,
-                                     m.maybe_delivered};
+                                     m.maybe_delivered, ""};
     auto delivered = node_->maildir.deliver(message, rcpt, batch);
     note(fmt::format("{} to <{}>: Maildir {}", m.id, rcpt.to_string(), delivered ? "ok" : delivered.error().detail));
     delivery.set(k, {std::move(delivered), ""});

@@ -16,6 +16,7 @@
 #include "app/pickup.h"
 #include "auth/user_db.h"
 #include "delivery/lmtp.h"
+#include "delivery/lmtp_probe.h"
 #include "delivery/maildir.h"
 #include "delivery/maildir_agent.h"
 #include "delivery/remote.h"
@@ -204,7 +205,11 @@ int serve(const config::Config& config) {
   // The listeners first: a port that is taken stops the start before the
   // queue is opened (and its tmp/ emptied).
   boost::asio::io_context io(1);
-  net::Server server(io, {config, policy, sender_logins, spool, scheduler, password_check}, tls, ticket_keys);
+  delivery::RecipientProbe probe({.helo_name = config.hostname});
+  net::VerifyRecipient verify = [&probe](const config::MailStore& store, const proto::Mailbox& recipient) {
+    return probe.verify(store, recipient);
+  };
+  net::Server server(io, {config, policy, sender_logins, spool, scheduler, password_check, verify}, tls, ticket_keys);
   // Signals are taken before anything listens: whoever sees the port open
   // may stop tern at once.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);

@@ -27,9 +27,9 @@ using smtp::client::RecipientResult;
 
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 
-// Connects to the store: its Unix socket, or each address of host:port in
-// turn. Returns the error of the last try when none answered.
-asio::awaitable<std::string> connect(Socket& socket, const config::MailStore& where, std::chrono::seconds timeout) {
+}  // namespace
+
+asio::awaitable<std::string> connect_store(Socket& socket, const config::MailStore& where, std::chrono::seconds timeout) {
   auto executor = co_await asio::this_coro::executor;
   std::vector<asio::generic::stream_protocol::endpoint> endpoints;
   if (where.kind == config::MailStore::Kind::kLmtpUnix) {
@@ -58,8 +58,6 @@ asio::awaitable<std::string> connect(Socket& socket, const config::MailStore& wh
   }
   co_return error;
 }
-
-}  // namespace
 
 LmtpDelivery::LmtpDelivery(asio::any_io_executor executor, LmtpConfig config)
     : executor_(std::move(executor)), config_(std::move(config)) {}
@@ -146,7 +144,7 @@ asio::awaitable<void> LmtpDelivery::connection(Store& store) {
       session.reset();
       boost::system::error_code ignored;
       socket.close(ignored);
-      auto error = co_await connect(socket, store.where, config_.session.connect_timeout);
+      auto error = co_await connect_store(socket, store.where, config_.session.connect_timeout);
       if (!error.empty()) {
         spdlog::warn("event=lmtp_connect_failed store={} detail={}", log_value(store.where.text), log_value(error));
         auto text = fmt::format("Cannot connect to the mail store {}: {}", store.where.text, error);

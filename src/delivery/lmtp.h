@@ -9,6 +9,7 @@
 // Runs on the outbound event loop.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <deque>
@@ -20,6 +21,11 @@
 #include "delivery/remote_connection.h"
 
 namespace tern::delivery {
+
+// Connects `socket` to the store: its Unix socket, or each address of
+// host:port in turn. Returns "" or the error of the last try.
+boost::asio::awaitable<std::string> connect_store(boost::asio::generic::stream_protocol::socket& socket,
+                                                  const config::MailStore& where, std::chrono::seconds timeout);
 
 struct LmtpConfig {
   RemoteConfig session;  // helo_name and the timeouts

@@ -48,6 +48,17 @@ class SpoolHost : public smtp::server::SessionHost {
     return context_.policy.check(recipient, client_ip_, !login.empty());
   }
 
+  bool defers_recipient(const proto::Path& recipient) override {
+    return context_.verify_recipient && context_.policy.store_to_ask(recipient) != nullptr;
+  }
+
+  // verify_recipients: the store says whether the user exists.
+  asio::awaitable<Result<void>> verify_recipient(const proto::Path& recipient) {
+    const auto* store = context_.policy.store_to_ask(recipient);
+    if (!store) co_return Result<void>();
+    co_return co_await context_.verify_recipient(*store, recipient.mailbox);
+  }
+
   Result<void> check_sender(const proto::Path& reverse_path, std::string_view login) override {
     return context_.sender_logins.check(reverse_path, login);
   }
@@ -256,9 +267,11 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
     }
     if (n == 0) break;
     session.receive(std::string_view(shared_read_buffer().data(), static_cast<std::size_t>(n)));
-    while (session.awaiting_commit() || session.awaiting_auth()) {
+    while (session.awaiting_commit() || session.awaiting_auth() || session.awaiting_recipient_check()) {
       if (session.awaiting_commit()) {
         session.committed(co_await host.commit());
+      } else if (session.awaiting_recipient_check()) {
+        session.recipient_checked(co_await host.verify_recipient(session.recipient_to_check()));
       } else {
         co_await authenticate(server, session, ip);
       }

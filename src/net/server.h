@@ -2,6 +2,7 @@
 // The SMTP listeners: accepts connections, enforces the connection limits
 // (421 4.7.0 at connect when over), and runs one coroutine per connection
 // that drives a pure smtp::server::Session (see connection.cpp).
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -32,6 +33,11 @@ struct PasswordCheck {
   std::function<smtp::server::AuthVerdict(const proto::SaslCredentials&)> verify;
 };
 
+// Asks a mail store whether a recipient exists (verify_recipients); runs
+// on the connection's executor.
+using VerifyRecipient =
+    std::function<boost::asio::awaitable<Result<void>>(const config::MailStore&, const proto::Mailbox&)>;
+
 // What every connection shares. Lives as long as the Server.
 struct ServerContext {
   const config::Config& config;
@@ -40,6 +46,7 @@ struct ServerContext {
   queue::Spool& spool;
   queue::Scheduler& scheduler;
   PasswordCheck password_check;
+  VerifyRecipient verify_recipient;
 };
 
 class Server {

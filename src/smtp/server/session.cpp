@@ -263,11 +263,33 @@ void Session::on_rcpt(const proto::CommandLine& command) {
     return reply(452, "4.5.3", "Too many recipients", counts);
   }
   if (auto allowed = host_.check_recipient(path->path, login_); !allowed) return reply_error(allowed.error());
-  // A repeated recipient is accepted and delivered once (as Postfix does).
-  if (recipient_keys_.insert(recipient_key(path->path.mailbox)).second) {
-    envelope_.recipients.push_back({path->path.mailbox, std::move(params.value())});
+  if (!is_duplicate(path->path.mailbox) && host_.defers_recipient(path->path)) {
+    checking_ = {path->path, std::move(params.value())};
+    state_ = State::kCheckingRecipient;
+    return;
+  }
+  add_recipient(path->path, std::move(params.value()));
+}
+
+// A repeated recipient is accepted and delivered once (as Postfix does).
+void Session::add_recipient(const proto::Path& path, proto::RcptParameters params) {
+  if (recipient_keys_.insert(recipient_key(path.mailbox)).second) {
+    envelope_.recipients.push_back({path.mailbox, std::move(params)});
   }
   reply(250, "2.1.5", "Ok");
+}
+
+void Session::recipient_checked(const Result<void>& verdict) {
+  if (state_ != State::kCheckingRecipient) return;
+  state_ = State::kCommand;
+  last_verb_ = "RCPT";
+  if (verdict) {
+    add_recipient(checking_.path, std::move(checking_.params));
+  } else {
+    reply_error(verdict.error());
+  }
+  checking_ = {};
+  process();
 }
 
 bool Session::is_duplicate(const proto::Mailbox& mailbox) {

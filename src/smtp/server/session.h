@@ -69,6 +69,11 @@ class SessionHost {
   // Policy: may this forward-path receive mail here? (550 5.1.1, 554 5.7.1
   // ...) `login` is the authenticated user, empty before AUTH.
   virtual Result<void> check_recipient(const proto::Path& recipient, std::string_view login) = 0;
+  // After check_recipient() passed: true when the answer must come from
+  // elsewhere and takes time (an LMTP store asked whether the user
+  // exists). The session then waits (awaiting_recipient_check()) until the
+  // driver calls recipient_checked().
+  virtual bool defers_recipient(const proto::Path&) { return false; }
   // Policy for an authenticated client: may `login` send as this
   // reverse-path? (553 5.7.1; Postfix: reject_sender_login_mismatch)
   virtual Result<void> check_sender(const proto::Path&, std::string_view) { return {}; }
@@ -111,6 +116,12 @@ class Session {
   proto::SaslCredentials take_credentials();
   void authenticated(AuthVerdict verdict);
   const std::string& login() const { return login_; }
+  // A RCPT the host deferred (defers_recipient): the driver finds out and
+  // calls recipient_checked() with the verdict (250, or the reply to give).
+  // Pipelined commands after it wait, and are answered in order.
+  bool awaiting_recipient_check() const { return state_ == State::kCheckingRecipient; }
+  const proto::Path& recipient_to_check() const { return checking_.path; }
+  void recipient_checked(const Result<void>& verdict);
   std::size_t auth_failures() const { return auth_failures_; }
   // Timeouts, RFC 5321 4.5.3.2: 421 and close.
   void timed_out();
@@ -131,7 +142,7 @@ class Session {
  private:
   enum class State {
     kCommand, kData, kBdat, kAuthResponse,        // reading input
-    kCommitting, kStartingTls, kAuthenticating,  // waiting for the driver
+    kCommitting, kStartingTls, kAuthenticating, kCheckingRecipient,  // waiting for the driver
     kClosed,
   };
 
@@ -156,6 +167,7 @@ class Session {
   std::string protocol_name() const;
   std::string received_comments() const;
   bool is_duplicate(const proto::Mailbox& mailbox);
+  void add_recipient(const proto::Path& path, proto::RcptParameters params);
   void process_data();
   void process_bdat();
   void bdat_chunk_done();
@@ -203,6 +215,10 @@ class Session {
   bool in_transaction_ = false;
   proto::Envelope envelope_;
   std::set<std::string> recipient_keys_;  // to accept a repeated RCPT once
+  struct Checking {
+    proto::Path path;
+    proto::RcptParameters params;
+  } checking_;                             // the RCPT the driver is checking
   std::size_t recipient_overshoot_ = 0;   // RCPTs refused as too many
   std::string queue_id_;
   bool message_open_ = false;

@@ -15,6 +15,7 @@ class FakeHost : public SessionHost {
     auto local = rcpt.mailbox.local_part;
     if (!login.empty()) return {};
     if (rcpt.mailbox.domain.empty() || local == "alice" || local == "postmaster") return {};
+    if (rcpt.mailbox.domain == "store.test") return {};  // the store decides (defers_recipient)
     if (rcpt.mailbox.domain != "example.test") return Error{554, "5.7.1", "Relay access denied", ""};
     return Error{550, "5.1.1", "User unknown", ""};
   }
@@ -31,6 +32,7 @@ class FakeHost : public SessionHost {
     if (sender.null || sender.mailbox.to_string() == login) return {};
     return Error{553, "5.7.1", "Sender address rejected: not owned by user", ""};
   }
+  bool defers_recipient(const proto::Path& rcpt) override { return rcpt.mailbox.domain == "store.test"; }
   void discard_message() override { ++discarded_; }
   std::time_t now() override { return 0; }
 
@@ -61,6 +63,12 @@ void drive(Session& session, FakeHost& host, Run& run) {
       session.authenticated(c.login == "down@example.test" ? AuthVerdict::kUnavailable
                             : c.login == "alice@example.test" && c.password == "secret" ? AuthVerdict::kOk
                                                                                         : AuthVerdict::kBadCredentials);
+    } else if (session.awaiting_recipient_check()) {
+      // The store: "known" exists, "down" finds it not answering.
+      auto local = session.recipient_to_check().mailbox.local_part;
+      session.recipient_checked(local == "known" ? Result<void>()
+                                : local == "down" ? Result<void>(Error{451, "4.4.3", "Try again later", ""})
+                                                  : Result<void>(Error{550, "5.1.1", "User unknown", ""}));
     } else if (session.wants_tls()) {
       session.tls_established({"TLSv1.3", "TLS_AES_128_GCM_SHA256", 128});
     } else {
@@ -108,6 +116,28 @@ std::vector<std::string> codes_at_every_split(std::string_view input, SessionLim
 }
 
 using Codes = std::vector<std::string>;
+
+// A RCPT the host answers later (verify_recipients): pipelined commands
+// after it wait and are answered in order, wherever TCP cuts the input.
+TEST(Session, DeferredRecipientChecks) {
+  auto c = codes_at_every_split(
+      "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<known@store.test>\r\nRCPT TO:<nobody@store.test>\r\n"
+      "RCPT TO:<alice@example.test>\r\nRCPT TO:<down@store.test>\r\nRCPT TO:<known@store.test>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "250", "250", "550", "250", "451", "250", "354", "250", "221"}));
+  FakeHost host;
+  Session session(host, {}, "mx.example.test", "S1", "192.0.2.1");
+  struct Run run;
+  session.start();
+  session.receive("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<known@store.test>\r\nNOOP\r\n");
+  EXPECT_TRUE(session.awaiting_recipient_check());
+  EXPECT_EQ(session.recipient_to_check().mailbox.to_string(), "known@store.test");
+  EXPECT_EQ(codes(session.take_output()), (Codes{"220", "250", "250"}));  // NOOP waits its turn
+  drive(session, host, run);
+  session.receive("DATA\r\nx\r\n.\r\n");
+  drive(session, host, run);
+  EXPECT_EQ(codes(session.take_output()), (Codes{"250", "250", "354", "250"}));
+  ASSERT_EQ(host.envelope_.recipients.size(), 1u);
+}
 
 TEST(Session, SimpleTransaction) {
   auto c = codes_at_every_split(

@@ -188,7 +188,7 @@ void LmtpDelivery::finish(Pending& pending, const std::vector<RecipientResult>& 
     auto& outcome = pending.outcomes[pending.positions[k]];
     RecipientResult r = k < results.size() ? results[k] : RecipientResult{451, "4.3.0", "No result", {}};
     if (r.delivered()) {
-      outcome = {fmt::format("lmtp:{}", store.where.text), ""};
+      outcome = {store.where.text, ""};  // "lmtp:unix:/run/dovecot/lmtp"
       continue;
     }
     auto detail = r.in_reply_to.empty() ? r.text

@@ -25,7 +25,8 @@ namespace tern::queue {
 // separately (NOTIFY=SUCCESS,FAILURE,DELAY).
 enum class DsnKind { kFailure, kDelay, kSuccess };
 
-// RFC 3464 2.3.3 action-value ("expanded" is not used: tern has no aliases yet).
+// RFC 3464 2.3.3 action-value ("expanded" is not used: aliases are expanded
+// when a message is queued, and each final recipient reports for itself).
 enum class DsnAction { kFailed, kDelayed, kDelivered, kRelayed };
 
 // One recipient's outcome, as the scheduler knows it.

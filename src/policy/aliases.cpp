@@ -181,7 +181,15 @@ Result<void> Aliases::check(const IsLocalDomain& is_local_domain) const {
   IsLocalDomain local = [&](std::string_view domain) { return domain == kAnyLocalDomain || is_local_domain(domain); };
   auto try_key = [&](const std::string& address) -> Result<void> {
     auto expanded = expand(address, local);
-    if (!expanded) return Error{0, "", expanded.error().detail, ""};
+    if (!expanded) {
+      // Local-part keys are named as written ("a -> b", not "a@local.invalid").
+      auto text = expanded.error().detail;
+      for (auto at = text.find("@" + std::string(kAnyLocalDomain)); at != std::string::npos;
+           at = text.find("@" + std::string(kAnyLocalDomain))) {
+        text.erase(at, kAnyLocalDomain.size() + 1);
+      }
+      return Error{0, "", text, ""};
+    }
     return {};
   };
   for (const auto& [address, entry] : addresses_) {

@@ -63,6 +63,7 @@ TEST(Aliases, LoopsAndDepth) {
   ASSERT_FALSE(checked.ok());
   EXPECT_NE(checked.error().text.find("aliases:"), std::string::npos) << checked.error().text;
   EXPECT_NE(checked.error().text.find("loop"), std::string::npos) << checked.error().text;
+  EXPECT_EQ(checked.error().text.find("invalid"), std::string::npos) << checked.error().text;
 
   std::string chain;
   for (int i = 0; i < 25; ++i) chain += "a" + std::to_string(i) + ": a" + std::to_string(i + 1) + "\n";

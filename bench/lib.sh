@@ -1,4 +1,4 @@
-# bench/lib.sh — shared by the benchmark scripts (accept.sh, relay.sh, restart.sh); source it, do
+# bench/lib.sh — shared by the benchmark scripts (accept.sh, relay.sh, restart.sh, lmtp.sh); source it, do
 # not run it. It reads the common environment, makes the temp dir, sets the EXIT trap
 # that stops everything a script started, and provides:
 #   helpers        log now calc free_port wait_listening count_files last_mtime
@@ -223,9 +223,10 @@ tern_fail() {
 
 # start_tern USERS [EXTRA_TOML]: `tern serve` in $work/tern (data_dir data/) on a free
 # loopback port, local domain example.test with USERS (a TOML array), after `tern
-# check-config`. Sets tern_dir, tern_port, tern_pid, tern_version; tern_fail on error.
+# check-config`. tern_domains (a TOML array) replaces the local domains when set.
+# Sets tern_dir, tern_port, tern_pid, tern_version; tern_fail on error.
 start_tern() {
-  local users=$1 extra=${2:-} conf
+  local users=$1 extra=${2:-} conf domains=${tern_domains:-'["example.test"]'}
   tern_dir=$work/tern
   [ -x "$TERN_BIN" ] || tern_fail "no executable at $TERN_BIN (make build, or set TERN_BIN)"
   mkdir -p "$tern_dir"
@@ -242,7 +243,7 @@ log_level = "$TERN_LOG_LEVEL"
 address = "127.0.0.1:$tern_port"
 
 [local]
-domains = ["example.test"]
+domains = $domains
 users = $users
 accept_any_user = false
 

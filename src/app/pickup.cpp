@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "proto/header_fixer.h"
 #include "proto/maildrop.h"
 #include "queue/scheduler.h"
@@ -36,10 +37,6 @@ namespace {
 
 constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::time_t kStaleTmp = 24 * 60 * 60;  // a .tmp file older than this was abandoned
-
-bool is_ascii(std::string_view text) {
-  return std::none_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
 
 // RFC 5322 3.3 date-time, in UTC as the SMTP session writes it.
 std::string rfc5322_date(std::time_t now) {

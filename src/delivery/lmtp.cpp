@@ -88,7 +88,12 @@ void LmtpDelivery::deliver(Job job, queue::DeliveryBatch&, Done done) {
   message.message.reverse_path = envelope.reverse_path;
   message.message.size = m.size;
   message.message.body = envelope.params.body;
-  message.message.smtputf8 = envelope.params.smtputf8;
+  // RFC 6531 3.4 keeps SMTPUTF8 from servers that do not offer it, and a
+  // store may not (Dovecot 2.3). Needed it is only for UTF-8 addresses; a
+  // UTF-8 header is only stored.
+  bool utf8_addresses = !is_ascii(envelope.reverse_path.mailbox.to_string());
+  for (const auto& r : message.message.recipients) utf8_addresses = utf8_addresses || !is_ascii(r.mailbox.to_string());
+  message.message.smtputf8 = envelope.params.smtputf8 && utf8_addresses;
   message.fd = m.fd;
   message.offset = m.offset;
   asio::post(executor_, [this, where = *job.store, pending = std::move(pending)]() mutable {

@@ -22,8 +22,9 @@ Proves:
 - forwarding loops: a message that already carries Delivered-To: <alias>
   is not forwarded again, and one carrying Delivered-To: alice@ is not
   filed for alice again: both bounce 5.4.6 to the sender, nothing else is
-  delivered or relayed; an alias whose smarthost is tern's own listener
-  bounces 5.4.6 after at most one connection to itself (no storm).
+  delivered or relayed; an alias whose smarthost is tern's own listener, or
+  whose domain's MX (dnsmasq) is tern itself, bounces 5.4.6 after at most
+  one connection to itself (no storm).
 """
 import os
 import re
@@ -380,6 +381,32 @@ class ForwardToMyself(unittest.TestCase):
         self.assertLessEqual(len(t.log_events("queued")), 2, "relayed to itself")
         self.assertLessEqual(len(t.log_events("connect")), 2, "relayed to itself")
         self.assertEqual(t.all_delivered(), t.maildir("bob"))
+
+    def test_mx_is_myself(self):
+        # The forward's domain has an MX record (dnsmasq) naming this host,
+        # and [outbound] port is tern's own: the copy must not go round.
+        t = LocalTern(users=["alice", "bob"], hostname="mx.loop.test")
+        port = t.pick_ports()
+        dns_port = ternlib.free_port()
+        dns = subprocess.Popen(
+            ["dnsmasq", "--no-daemon", f"--port={dns_port}", "--listen-address=127.0.0.1",
+             "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+             "--local=/test/", "--log-facility=/dev/null",
+             "--mx-host=looped.test,mx.looped.test,10", "--host-record=mx.looped.test,127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (dns.terminate(), dns.wait(timeout=10)))
+        aliases = t.dir / "aliases"
+        aliases.write_text("fwd  friend@looped.test\n", encoding="utf-8")
+        t.local_extra = f"aliases = {toml_value(str(aliases))}"
+        t.extra_toml = f'[outbound]\nport = {port}\n[dns]\nservers = ["127.0.0.1:{dns_port}"]\n{QUEUE}'
+        t.start(new_ports=False)
+        self.addCleanup(t.stop)
+        send(t.port, "bob@example.test", ["fwd@example.test"], "mx loop")
+        report = bounce_for(t, "mx loop")
+        self.assertIn("Status: 5.4.6", report)
+        self.assertIn("Final-Recipient: rfc822;friend@looped.test", report)
+        self.assertIn("Original-Recipient: rfc822;fwd@example.test", report)
+        self.assertLessEqual(len(t.log_events("queued")), 2, "relayed to itself")
 
 
 if __name__ == "__main__":

@@ -151,8 +151,11 @@ Next Session::next() const {
     case State::kBody: {
       // Without PIPELINING each BDAT waits for its reply (RFC 2920 3.1: only
       // then may commands be grouped; RFC 3030 4.2 shows BDAT pipelined).
+      // LMTP waits too: BDAT LAST gets one reply per recipient (RFC 2033
+      // 4.2), so it goes only once every chunk before it was taken; after
+      // a refused chunk there would be no telling how many replies come.
       bool wait = use_bdat() && !awaiting_.empty() &&
-                  (!capabilities_.pipelining || awaiting_.size() >= kMaxChunksInFlight);
+                  (options_.lmtp || !capabilities_.pipelining || awaiting_.size() >= kMaxChunksInFlight);
       return wait ? Next::kRead : Next::kSendBody;
     }
     default: return Next::kRead;

@@ -176,12 +176,7 @@ class Session {
   void fail_setup(const RecipientResult& result);
   void close(const RecipientResult& result, bool send_quit);
   void protocol_error(std::string text);
-  // LMTP: BDAT only for BINARYMIME, which needs it. RFC 2033 defines the
-  // per-recipient replies after DATA; after a BDAT chunk that failed midway
-  // they are not defined, and DATA costs nothing on a local socket.
-  bool use_bdat() const {
-    return capabilities_.chunking && (!options_.lmtp || message_.body == proto::Body::kBinaryMime);
-  }
+  bool use_bdat() const { return capabilities_.chunking; }
   void end_of_data_sent(Awaiting what);
   void on_lmtp_reply(const Reply& reply);
   std::string mail_command() const;

@@ -542,7 +542,7 @@ Script lmtp_script() {
 TEST(ClientSessionLmtp, OneReplyPerAcceptedRecipient) {
   auto s = lmtp_script();
   s.messages = {lmtp_message({"a@x.test", "nobody@x.test", "full@x.test", "b@x.test"}), lmtp_message({"a@x.test"})};
-  s.server = {"220 store.test LMTP ready\r\n", "250-store.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 CHUNKING\r\n",
+  s.server = {"220 store.test LMTP ready\r\n", "250-store.test\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n",
               "250 2.1.0 OK\r\n250 2.1.5 OK\r\n550 5.1.1 <nobody@x.test> User doesn't exist\r\n250 2.1.5 OK\r\n"
               "250 2.1.5 OK\r\n354 OK\r\n",
               "250 2.0.0 <a@x.test> Saved\r\n552 5.2.2 <full@x.test> Quota exceeded\r\n452 4.2.2 <b@x.test> Try later\r\n",
@@ -551,7 +551,6 @@ TEST(ClientSessionLmtp, OneReplyPerAcceptedRecipient) {
   auto t = play_at_every_split(s);
   ASSERT_GE(t.writes.size(), 3u);
   EXPECT_EQ(t.writes[0], "LHLO store.test\r\n");
-  // CHUNKING is offered, but the body goes with DATA.
   EXPECT_EQ(t.writes[1], "MAIL FROM:<alice@client.test>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<nobody@x.test>\r\n"
                          "RCPT TO:<full@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n");
   EXPECT_EQ(t.results, (std::vector<Strings>{{"250 2.0.0 <a@x.test> Saved <end of data>",
@@ -561,6 +560,31 @@ TEST(ClientSessionLmtp, OneReplyPerAcceptedRecipient) {
                                               {"250 2.0.0 <a@x.test> Saved <end of data>"}}));
   // Every recipient had its reply: the transaction is over, no RSET.
   EXPECT_EQ(t.writes[3], "MAIL FROM:<alice@client.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+}
+
+// With CHUNKING each chunk waits for its reply: BDAT LAST, answered once
+// per recipient, goes only after every chunk before it was taken.
+TEST(ClientSessionLmtp, ChunksOneAtATime) {
+  auto s = lmtp_script();
+  s.messages = {lmtp_message({"a@x.test", "b@x.test"})};
+  s.body = {"Subject: hi\r\n", "\r\nhello\r\n"};
+  s.server = {"220 store.test LMTP\r\n", "250-store.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+              "250 OK\r\n250 OK\r\n250 OK\r\n", "250 2.0.0 chunk\r\n",
+              "250 2.0.0 <a@x.test> Saved\r\n452 4.2.2 <b@x.test> Later\r\n", "221 2.0.0 Bye\r\n"};
+  auto t = play_at_every_split(s);
+  EXPECT_EQ(t.writes, (Strings{"LHLO store.test\r\n",
+                               "MAIL FROM:<alice@client.test>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n",
+                               "BDAT 13\r\nSubject: hi\r\n", "BDAT 9 LAST\r\n\r\nhello\r\n", "QUIT\r\n"}));
+  EXPECT_EQ(t.results, (std::vector<Strings>{{"250 2.0.0 <a@x.test> Saved <end of data>",
+                                               "452 4.2.2 <b@x.test> Later <end of data>"}}));
+  // A refused chunk: no BDAT LAST, both recipients get its reply.
+  s.server = {"220 store.test LMTP\r\n", "250-store.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+              "250 OK\r\n250 OK\r\n250 OK\r\n", "451 4.3.0 Disk trouble\r\n", "221 2.0.0 Bye\r\n"};
+  t = play_at_every_split(s);
+  EXPECT_EQ(t.results, (std::vector<Strings>{{"451 4.3.0 Disk trouble <BDAT>", "451 4.3.0 Disk trouble <BDAT>"}}));
+  EXPECT_EQ(t.writes, (Strings{"LHLO store.test\r\n",
+                               "MAIL FROM:<alice@client.test>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n",
+                               "BDAT 13\r\nSubject: hi\r\n", "QUIT\r\n"}));
 }
 
 TEST(ClientSessionLmtp, LhloRefusedAndLostMidway) {

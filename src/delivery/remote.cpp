@@ -20,6 +20,34 @@ using smtp::client::RecipientResult;
 // A connection is not reused after this (smtp_connection_reuse_time_limit).
 constexpr auto kReuseTime = std::chrono::seconds(300);
 
+// What one attempt of a job came to, before it becomes the queue's outcomes.
+struct RemoteOutcome {
+  std::vector<RecipientResult> results;  // one per recipient, in order
+  std::string remote_mta;    // the host that gave the results, for DSNs: "mx.example" or "[192.0.2.1]"
+  std::string connected_to;  // "host[address]", for the log
+  bool dsn_passed_on = false;  // the server does DSN (RFC 3461): NOTIFY and ORCPT went with the recipients
+  bool not_attempted = false;
+};
+
+// One recipient's result as the queue records it.
+queue::RecipientOutcome recipient_outcome(const RecipientResult& r, const RemoteOutcome& outcome) {
+  if (r.delivered()) {
+    // RFC 3461 4.1: a server without DSN cannot notify of success; we say
+    // "relayed" for it. A server with DSN took NOTIFY on.
+    std::optional<queue::DsnAction> success;
+    if (!outcome.dsn_passed_on) success = queue::DsnAction::kRelayed;
+    return {fmt::format("smtp:{}", outcome.connected_to), outcome.remote_mta, success};
+  }
+  // Whose words: the server's reply, or what tern made of the session.
+  auto detail = outcome.connected_to.empty() ? r.text
+                : r.in_reply_to.empty()      ? fmt::format("{}: {}", outcome.connected_to, r.text)
+                                             : fmt::format("{} said: {} {}", outcome.connected_to, r.code, r.text);
+  queue::RecipientOutcome failed{Error{r.code, r.status(), r.text, detail}, outcome.remote_mta};
+  failed.not_attempted = outcome.not_attempted;
+  failed.own_words = r.in_reply_to.empty();
+  return failed;
+}
+
 RemoteOutcome failure(std::size_t recipients, const Error& error) {
   return {std::vector<RecipientResult>(recipients, RecipientResult{error.code, error.enhanced, error.text, {}}), "",
           "", false};
@@ -59,9 +87,11 @@ std::optional<std::string> literal_address(const std::string& domain) {
 }
 
 // Gives the job its outcome, once: `done` is empty afterwards.
-void complete(RemoteJob& job, RemoteOutcome outcome) {
+void complete(RemoteJob& job, const RemoteOutcome& outcome) {
   auto done = std::exchange(job.done, nullptr);
-  done(std::move(outcome));
+  std::vector<queue::RecipientOutcome> outcomes;
+  for (const auto& r : outcome.results) outcomes.push_back(recipient_outcome(r, outcome));
+  done(std::move(outcomes));
 }
 
 RemoteJob take_front(std::deque<RemoteJob>& jobs) {

@@ -20,23 +20,18 @@
 #include "base/result.h"
 #include "delivery/remote_connection.h"
 #include "dns/resolver.h"
+#include "queue/delivery.h"
 
 namespace tern::delivery {
-
-struct RemoteOutcome {
-  std::vector<smtp::client::RecipientResult> results;  // one per recipient, in order
-  std::string remote_mta;    // the host that gave the results, for DSNs: "mx.example" or "[192.0.2.1]"
-  std::string connected_to;  // "host[address]", for the log
-  bool dsn_passed_on = false;  // the server does DSN (RFC 3461): NOTIFY and ORCPT went with the recipients
-  // Not tried: the destination had [outbound] max_waiting_per_destination
-  // messages waiting (the results say 451 4.4.5).
-  bool not_attempted = false;
-};
 
 struct RemoteJob {
   RemoteMessage message;  // its queue file stays open until `done` is destroyed
   std::string domain;     // of the recipients
-  std::function<void(RemoteOutcome)> done;  // called once, on the event loop
+  // Called once, on the event loop: one outcome per recipient, in order.
+  // Not tried at all (the destination had [outbound]
+  // max_waiting_per_destination messages waiting): 451 4.4.5 with
+  // not_attempted.
+  std::function<void(std::vector<queue::RecipientOutcome>)> done;
   bool retried = false;   // put back once after a reused connection closed
 };
 

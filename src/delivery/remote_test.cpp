@@ -78,6 +78,37 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
+// What the tests read of one job's outcomes (queue::RecipientOutcome, one
+// per recipient): each recipient's reply, and where it went.
+struct RemoteOutcome {
+  struct Reply {
+    int code = 0;
+    std::string enhanced, text;
+    bool delivered() const { return code / 100 == 2; }
+    bool temporary() const { return code / 100 == 4; }
+    const std::string& status() const { return enhanced; }
+  };
+  std::vector<Reply> results;
+  std::string remote_mta;
+  std::string connected_to;  // of a delivered recipient: "host[address]"
+  bool not_attempted = false;
+};
+
+RemoteOutcome view(const std::vector<queue::RecipientOutcome>& outcomes) {
+  RemoteOutcome out;
+  for (const auto& o : outcomes) {
+    if (o.result) {
+      out.results.push_back({250, "2.0.0", *o.result});
+      out.connected_to = o.result->substr(o.result->find(':') + 1);  // "smtp:host[address]"
+    } else {
+      out.results.push_back({o.result.error().code, o.result.error().enhanced, o.result.error().text});
+    }
+    out.remote_mta = o.remote_mta;
+    out.not_attempted = out.not_attempted || o.not_attempted;
+  }
+  return out;
+}
+
 class RemoteTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -147,8 +178,8 @@ class RemoteTest : public ::testing::Test {
       while (done < count && std::chrono::steady_clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(100));
     };
     for (std::size_t i = 0; i < messages.size(); ++i) {
-      remote.submit({std::move(messages[i]), domain, [&out, &done, i](RemoteOutcome o) {
-                       out[i] = std::move(o);
+      remote.submit({std::move(messages[i]), domain, [&out, &done, i](std::vector<queue::RecipientOutcome> o) {
+                       out[i] = view(o);
                        ++done;
                      }});
       if (one_by_one) run_until(i + 1);
@@ -503,8 +534,8 @@ TEST_F(RemoteTest, ConnectionsInAllAreLimited) {
   RemoteDelivery remote(io.get_executor(), **resolver, config);
   int delivered = 0;
   for (std::string domain : {"a.test", "b.test", "a.test", "b.test"}) {
-    remote.submit({message({"ok@" + domain}), domain, [&delivered](RemoteOutcome o) {
-                     delivered += o.results.at(0).delivered() ? 1 : 0;
+    remote.submit({message({"ok@" + domain}), domain, [&delivered](std::vector<queue::RecipientOutcome> o) {
+                     delivered += view(o).results.at(0).delivered() ? 1 : 0;
                    }});
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

@@ -193,7 +193,10 @@ int serve(const config::Config& config) {
   delivery::Maildir maildir(config.data_dir + "/mail", config.hostname);
   delivery::MaildirAgent maildir_agent(maildir);
   delivery::SmtpAgent smtp_agent(remote);
-  delivery::LmtpDelivery lmtp(outbound.io().get_executor(), {remote_config, config.outbound.max_connections_per_destination});
+  delivery::LmtpDelivery lmtp(outbound.io().get_executor(),
+                              {.session = remote_config,
+                               .max_connections = config.outbound.max_connections_per_destination,
+                               .max_waiting = config.outbound.max_waiting_per_destination});
   delivery::Router router(local, {maildir_agent, lmtp, smtp_agent});
   queue::RetryPolicy retry{config.queue.retry_interval, config.queue.max_retry_interval,
                           config.queue.max_lifetime, config.queue.delay_warning};

@@ -114,6 +114,11 @@ void LmtpDelivery::close() {
 void LmtpDelivery::enqueue(config::MailStore where, Pending pending) {
   auto& store = stores_[where.text];
   store.where = std::move(where);
+  if (store.jobs.size() >= config_.max_waiting) {
+    auto text = fmt::format("Too many messages waiting for {}", store.where.text);
+    std::vector<RecipientResult> busy(pending.positions.size(), {451, "4.4.5", text, {}});
+    return finish(pending, busy, store, true);
+  }
   store.jobs.push_back(std::move(pending));
   if (!store.idle.empty()) {
     store.idle.back()->cancel();  // an open connection takes it
@@ -188,7 +193,8 @@ asio::awaitable<void> LmtpDelivery::connection(Store& store) {
   }
 }
 
-void LmtpDelivery::finish(Pending& pending, const std::vector<RecipientResult>& results, const Store& store) {
+void LmtpDelivery::finish(Pending& pending, const std::vector<RecipientResult>& results, const Store& store,
+                          bool not_attempted) {
   for (std::size_t k = 0; k < pending.positions.size(); ++k) {
     auto& outcome = pending.outcomes[pending.positions[k]];
     RecipientResult r = k < results.size() ? results[k] : RecipientResult{451, "4.3.0", "No result", {}};
@@ -200,6 +206,7 @@ void LmtpDelivery::finish(Pending& pending, const std::vector<RecipientResult>& 
                                         : fmt::format("{} said: {} {}", store.where.text, r.code, r.text);
     outcome = {Error{r.code, r.status(), r.text, detail}, ""};
     outcome.own_words = r.in_reply_to.empty();
+    outcome.not_attempted = not_attempted;
   }
   auto done = std::move(pending.done);
   done(std::move(pending.outcomes));

@@ -30,6 +30,9 @@ boost::asio::awaitable<std::string> connect_store(boost::asio::generic::stream_p
 struct LmtpConfig {
   RemoteConfig session;  // helo_name and the timeouts
   std::size_t max_connections = 20;  // per store
+  // Messages waiting for a connection to one store; more are deferred at
+  // once and tried again shortly (as remote SMTP's max_waiting_per_destination).
+  std::size_t max_waiting = 200;
   std::chrono::milliseconds idle_time{2000};
 };
 
@@ -62,7 +65,10 @@ class LmtpDelivery : public Agent {
   void enqueue(config::MailStore where, Pending pending);
   boost::asio::awaitable<void> connection(Store& store);
   boost::asio::awaitable<bool> wait_for_job(Store& store);
-  void finish(Pending& pending, const std::vector<smtp::client::RecipientResult>& results, const Store& store);
+  // Gives the job its outcomes; `not_attempted`: it was never tried (no
+  // attempt counted, tried again shortly).
+  void finish(Pending& pending, const std::vector<smtp::client::RecipientResult>& results, const Store& store,
+              bool not_attempted = false);
 
   boost::asio::any_io_executor executor_;
   LmtpConfig config_;

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <sys/resource.h>
 
@@ -14,6 +15,7 @@
 
 #include "base/log.h"
 #include "app/pickup.h"
+#include "app/systemd.h"
 #include "auth/user_db.h"
 #include "delivery/lmtp.h"
 #include "delivery/lmtp_probe.h"
@@ -116,25 +118,40 @@ delivery::RemoteConfig remote_config_of(const config::Config& config) {
 // re-read whenever they change); the rest of the configuration is read only
 // at start.
 void handle_signals(boost::asio::signal_set& signals, net::Server& server, boost::asio::io_context& io,
-                    policy::AliasesFile* aliases) {
+                    policy::AliasesFile* aliases, const SystemdNotifier& systemd) {
   signals.async_wait([&, aliases](boost::system::error_code ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
       spdlog::info("event=sighup");
+      systemd.reloading();
       server.reload_tls();
       if (aliases) aliases->reload();
-      return handle_signals(signals, server, io, aliases);
+      systemd.ready("reloaded");
+      return handle_signals(signals, server, io, aliases, systemd);
     }
     spdlog::info("event=stopping signal={}", signal);
+    systemd.stopping();
     server.shut_down([&io] { io.stop(); });
+  });
+}
+
+// WATCHDOG=1 while the network loop runs (systemd's WatchdogSec=): a loop
+// that hangs stops sending it, and systemd restarts tern.
+void keep_watchdog(boost::asio::steady_timer& timer, const SystemdNotifier& systemd) {
+  auto interval = systemd.watchdog_interval();
+  if (!interval) return;
+  systemd.notify("WATCHDOG=1");
+  timer.expires_after(*interval);
+  timer.async_wait([&timer, &systemd](boost::system::error_code ec) {
+    if (!ec) keep_watchdog(timer, systemd);
   });
 }
 
 }  // namespace
 
 int serve(const config::Config& config) {
-  if (!setup_logging(config.log_level)) {
-    std::cerr << "tern: unknown log_level " << config.log_level << "\n";
+  if (!setup_logging(config.log_level, config.log_format)) {
+    std::cerr << "tern: unknown log_level " << config.log_level << " or log_format " << config.log_format << "\n";
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -216,7 +233,8 @@ int serve(const config::Config& config) {
   // Signals are taken before anything listens: whoever sees the port open
   // may stop tern at once.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  handle_signals(signals, server, io, aliases.get());
+  SystemdNotifier systemd;
+  handle_signals(signals, server, io, aliases.get(), systemd);
   if (auto listening = server.listen(); !listening) return start_failed(listening.error().text);
   auto recovered = spool.open();
   if (!recovered) return start_failed(recovered.error().detail);
@@ -232,6 +250,9 @@ int serve(const config::Config& config) {
     spdlog::error("event=pickup_disabled detail={}", log_value(picking.error().detail));
   }
   spdlog::info("event=started hostname={} data_dir={}", config.hostname, log_value(config.data_dir));
+  systemd.ready("accepting mail");
+  boost::asio::steady_timer watchdog(io);
+  keep_watchdog(watchdog, systemd);
 
   io.run();
   pickup.stop();

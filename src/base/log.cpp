@@ -2,15 +2,21 @@
 
 #include <unistd.h>
 
+#include "base/log_json.h"
 #include "base/log_sink.h"
 
 namespace tern {
 
-bool setup_logging(std::string_view level) {
+bool setup_logging(std::string_view level, std::string_view format) {
   auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off") return false;
+  if (format != "text" && format != "json") return false;
   auto logger = std::make_shared<spdlog::logger>("tern", std::make_shared<CoalescingSink>(STDERR_FILENO));
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  if (format == "json") {
+    logger->set_formatter(std::make_unique<JsonLogFormatter>());
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  }
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::critical);
   spdlog::set_default_logger(logger);

@@ -8,9 +8,10 @@
 
 namespace tern {
 
-// Sets the global logger: lines to stderr at `level` (trace..critical, off).
-// Returns false when the level name is unknown.
-bool setup_logging(std::string_view level);
+// Sets the global logger: lines to stderr at `level` (trace..critical, off),
+// as text or one JSON object a line (log_json.h). Returns false when the
+// level or format name is unknown.
+bool setup_logging(std::string_view level, std::string_view format = "text");
 
 // Values in key=value lines are quoted when they hold spaces, quotes or '='
 // so that each line stays machine-readable.

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/log_json.h"
 #include "base/log_sink.h"
 
 namespace tern {
@@ -48,6 +49,27 @@ TEST(LogValue, QuotesWhatWouldBreakKeyValue) {
   EXPECT_EQ(log_value("a=b"), "\"a=b\"");
   EXPECT_EQ(log_value("q\"\n"), "\"q\\\"\\x0a\"");
   EXPECT_EQ(log_value(""), "\"\"");
+}
+
+// The JSON form carries each value back as it was before log_value().
+TEST(JsonLog, FieldsOfTheTextLine) {
+  EXPECT_EQ(json_log_fields("event=queued session=S1 from=<a@b.test> size=21"),
+            R"("event":"queued","session":"S1","from":"<a@b.test>","size":"21")");
+  for (std::string value : {"two words", "a=b", "q\"\n\x01", "", "back\\slash", "caf\xc3\xa9"}) {
+    auto json = json_log_fields("event=x detail=" + log_value(value) + " n=1");
+    std::string expected = "\"event\":\"x\",\"detail\":\"";
+    for (unsigned char c : value) {
+      if (c == '"' || c == '\\') expected += std::string("\\") + static_cast<char>(c);
+      else if (c < 0x20) expected += fmt::format("\\u{:04x}", c);
+      else expected += static_cast<char>(c);
+    }
+    EXPECT_EQ(json, expected + "\",\"n\":\"1\"") << value;
+  }
+  // Not UTF-8: replaced, so that the line stays valid JSON.
+  EXPECT_EQ(json_log_fields("event=x v=" + log_value("\xff")), R"("event":"x","v":"\ufffd")");
+  // Not key=value: the whole text as "message".
+  EXPECT_EQ(json_log_fields("hello world"), R"("message":"hello world")");
+  EXPECT_EQ(json_log_fields("event=x and more"), R"("message":"event=x and more")");
 }
 
 }  // namespace

@@ -576,6 +576,12 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
            r.fail(n, fmt::format("'{}' must be one of trace, debug, info, warn, error, critical, off", k));
          }
        }},
+      {"log_format", [&](auto& n, auto& k) {
+         r.string(n, k, config.log_format);
+         if (!r.error && config.log_format != "text" && config.log_format != "json") {
+           r.fail(n, fmt::format("'{}' must be \"text\" or \"json\"", k));
+         }
+       }},
       {"listener", [&](auto& n, auto&) { read_listeners(r, n, config.listeners); }},
       {"local", [&](auto& n, auto&) { read_local(r, n, config.local); }},
       {"limits", [&](auto& n, auto&) { read_limits(r, n, config.limits); }},

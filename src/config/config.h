@@ -162,6 +162,7 @@ struct Config {
   std::string hostname;  // default: the system's host name
   std::string data_dir = "var";
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json": one JSON object a line
   std::vector<Listener> listeners;
   Local local;
   Limits limits;

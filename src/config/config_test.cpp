@@ -109,6 +109,7 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[[listener]]\naddress = \"::1:25\"\n", "'listener.address'");
   expect_error("[local]\ndomains = [1]\n", "'local.domains' must hold only strings");
   expect_error("log_level = \"loud\"\n", "'log_level' must be one of");
+  expect_error("log_format = \"xml\"\n", "'log_format' must be \"text\" or \"json\"");
   expect_error("hostname = \n", "t.toml:1:");
   expect_error("[queue]\nretry_interval = \"2h\"\n", "'queue.retry_interval' must be more than 0");
   expect_error("[relay]\nsmarthost = \"nowhere\"\n", "'relay.smarthost' must be host:port");

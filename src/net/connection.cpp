@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <openssl/crypto.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -57,6 +58,21 @@ class SpoolHost : public smtp::server::SessionHost {
     const auto* store = context_.policy.store_to_ask(recipient);
     if (!store) co_return Result<void>();
     co_return co_await context_.verify_recipient(*store, recipient.mailbox);
+  }
+
+  // RFC 1985 ETRN, for clients in the relay networks (a secondary MX's
+  // customers), for domains that are not delivered here.
+  Result<std::size_t> etrn(std::string_view domain, bool subdomains) override {
+    auto node = std::string(subdomains ? "@" : "") + std::string(domain);
+    if (!context_.policy.in_relay_networks(client_ip_)) {
+      return Error{459, "4.7.1", fmt::format("Node {} not allowed: client not in relay networks", node), ""};
+    }
+    if (context_.policy.local().serves(domain)) {
+      return Error{459, "4.7.1", fmt::format("Node {} not allowed: its mail is delivered here", node), ""};
+    }
+    auto count = context_.scheduler.flush_domain(domain, subdomains);
+    spdlog::info("event=etrn session={} node={} messages={}", session_id_, log_value(node), count);
+    return count;
   }
 
   Result<void> check_sender(const proto::Path& reverse_path, std::string_view login) override {

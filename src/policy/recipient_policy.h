@@ -27,6 +27,8 @@ class RecipientPolicy {
   const config::MailStore* store_to_ask(const proto::Path& recipient) const;
 
   const LocalRecipients& local() const { return local_; }
+  // A client in [relay] networks (it may also ask for ETRN).
+  bool in_relay_networks(const std::string& client_ip) const { return relay_networks_.contains(client_ip); }
 
  private:
   const LocalRecipients& local_;

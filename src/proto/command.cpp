@@ -8,12 +8,12 @@
 namespace tern::proto {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Verb>, 14> kVerbs{{
+constexpr std::array<std::pair<std::string_view, Verb>, 15> kVerbs{{
     {"EHLO", Verb::kEhlo}, {"HELO", Verb::kHelo}, {"MAIL", Verb::kMail},
     {"RCPT", Verb::kRcpt}, {"DATA", Verb::kData}, {"BDAT", Verb::kBdat},
     {"RSET", Verb::kRset}, {"NOOP", Verb::kNoop}, {"QUIT", Verb::kQuit},
     {"VRFY", Verb::kVrfy}, {"EXPN", Verb::kExpn}, {"HELP", Verb::kHelp},
-    {"STARTTLS", Verb::kStarttls}, {"AUTH", Verb::kAuth},
+    {"STARTTLS", Verb::kStarttls}, {"AUTH", Verb::kAuth}, {"ETRN", Verb::kEtrn},
 }};
 
 // MAIL FROM: and RCPT TO: (RFC 5321 4.1.1.2/4.1.1.3). Some clients put a

@@ -6,7 +6,7 @@ namespace tern::proto {
 
 enum class Verb {
   kEhlo, kHelo, kMail, kRcpt, kData, kBdat, kRset, kNoop, kQuit,
-  kVrfy, kExpn, kHelp, kStarttls, kAuth, kUnknown,
+  kVrfy, kExpn, kHelp, kStarttls, kAuth, kEtrn, kUnknown,
 };
 
 struct CommandLine {

@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "base/ids.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "queue/delivery_state.h"
 
 namespace tern::queue {
@@ -53,9 +56,45 @@ void Scheduler::enqueue(std::string id, bool fresh) {
   wake_.notify_one();
 }
 
-void Scheduler::defer(const std::string& id, TimePoint when) {
+void Scheduler::defer(const std::string& id, TimePoint when, std::vector<std::string> domains) {
   std::lock_guard lock(mutex_);
   deferred_.emplace(when, id);
+  if (!domains.empty()) deferred_domains_[id] = std::move(domains);
+}
+
+namespace {
+
+// `domain` itself, or (with `subdomains`) any name below it.
+bool in_domain(std::string_view name, std::string_view domain, bool subdomains) {
+  if (iequals(name, domain)) return true;
+  return subdomains && name.size() > domain.size() + 1 && name[name.size() - domain.size() - 1] == '.' &&
+         iequals(name.substr(name.size() - domain.size()), domain);
+}
+
+}  // namespace
+
+std::size_t Scheduler::flush_domain(std::string_view domain, bool subdomains) {
+  std::size_t count = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = deferred_.begin(); it != deferred_.end();) {
+      auto known = deferred_domains_.find(it->second);
+      bool match = known == deferred_domains_.end();
+      for (std::size_t i = 0; !match && i < known->second.size(); ++i) {
+        match = in_domain(known->second[i], domain, subdomains);
+      }
+      if (!match) {
+        ++it;
+        continue;
+      }
+      if (known != deferred_domains_.end()) deferred_domains_.erase(known);
+      ready_.push_back({std::move(it->second), false, true});
+      it = deferred_.erase(it);
+      ++count;
+    }
+  }
+  if (count > 0) wake_.notify_all();
+  return count;
 }
 
 // Takes work, if there is any: finished deliveries to record, or ready
@@ -71,6 +110,7 @@ bool Scheduler::take_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& f
   }
   auto now = clock_.now();
   while (!deferred_.empty() && deferred_.begin()->first <= now) {
+    deferred_domains_.erase(deferred_.begin()->second);
     ready_.push_back({std::move(deferred_.begin()->second), false});
     deferred_.erase(deferred_.begin());
   }
@@ -164,7 +204,8 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
       return nullptr;
     }
     records = std::move(text.value());
-    if (auto due = believable_due(parse_state(records, 0).next_attempt)) {
+    auto due = ready.now ? std::nullopt : believable_due(parse_state(records, 0).next_attempt);
+    if (due) {
       defer(ready.id, *due);
       not_started();
       return nullptr;
@@ -483,7 +524,12 @@ bool Scheduler::finish(Delivery& a, Round& round) {
   auto next = next_attempt(retry_, arrival, now, a.state().attempts + 1);
   lines += state_record(fmt::format("attempt {}", std::chrono::system_clock::to_time_t(next)));
   write_state(id, std::move(lines), std::move(dsns), round);
-  defer(id, next);
+  std::vector<std::string> domains;
+  for (auto index : a.state().pending()) {
+    auto domain = to_lower(a.message().envelope.recipients[index].mailbox.domain);
+    if (std::find(domains.begin(), domains.end(), domain) == domains.end()) domains.push_back(domain);
+  }
+  defer(id, next, std::move(domains));
   return true;
 }
 

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -58,6 +59,11 @@ class Scheduler {
   void stop();
   // `fresh`: accepted by this process and never tried (see QueuedMessage).
   void enqueue(std::string id, bool fresh = false);
+  // ETRN (RFC 1985): the deferred messages with a pending recipient in
+  // `domain` (or, with `subdomains`, below it) are tried now. Messages
+  // whose domains are not known yet (recovered at start, not tried since)
+  // are tried too. Returns how many.
+  std::size_t flush_domain(std::string_view domain, bool subdomains);
   // Queue files moved to corrupt/ since the start (for metrics).
   std::size_t corrupt_files() const { return corrupt_files_.load(); }
 
@@ -78,6 +84,7 @@ class Scheduler {
   struct Ready {
     std::string id;
     bool fresh;
+    bool now = false;  // flushed: tried now, whatever its schedule says
   };
   using DeliveryPtr = std::shared_ptr<Delivery>;
 
@@ -101,7 +108,9 @@ class Scheduler {
   void unreadable_state(const std::string& id, const Error& error);
   bool write_state(const std::string& id, std::string lines, std::vector<std::string> dsns, Round& round);
   void forget(const std::string& id, std::vector<std::string> dsns, Round& round);
-  void defer(const std::string& id, TimePoint when);
+  // `domains`: of its pending recipients, for flush_domain(); empty when
+  // not known (a message recovered at start and not tried since).
+  void defer(const std::string& id, TimePoint when, std::vector<std::string> domains = {});
   std::optional<TimePoint> believable_due(std::time_t next_attempt) const;
   void unloadable(const std::string& id, const Error& error);
 
@@ -117,6 +126,7 @@ class Scheduler {
   std::deque<DeliveryPtr> finished_;  // over, not yet recorded
   std::size_t active_ = 0;            // taken from ready_, not yet recorded
   std::multimap<TimePoint, std::string> deferred_;
+  std::map<std::string, std::vector<std::string>> deferred_domains_;  // by queue id, for flush_domain()
   // State records a disk error kept from their file, by queue id, and the
   // DSNs held until they are written.
   struct Unwritten {

@@ -1,5 +1,7 @@
 #include "queue/scheduler.h"
 
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -164,6 +166,34 @@ TEST_F(SchedulerTest, NotAttemptedComesBackSoonWithoutAnAttempt) {
   ASSERT_TRUE(drained(5s));
   EXPECT_EQ(script_.calls["ok"], 1);
   EXPECT_EQ(script_.calls["busy"], 2);
+}
+
+// ETRN: a deferred message with a pending recipient in the domain is tried
+// at once, whatever its schedule; others keep theirs. A message recovered
+// at start (domains not known yet) is tried too, its schedule skipped.
+TEST_F(SchedulerTest, FlushDomainRetriesNow) {
+  start({std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(24), 0s});
+  auto id = store(false, {"temp"});
+  for (int i = 0; i < 500 && script_.calls["temp"] < 1; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(100ms);  // recorded and deferred for an hour
+  EXPECT_EQ(scheduler_->flush_domain("other.test", false), 0u);
+  EXPECT_EQ(scheduler_->flush_domain("test", false), 0u);
+  EXPECT_EQ(scheduler_->flush_domain("Example.Test", false), 1u);
+  ASSERT_TRUE(drained(5s));
+  EXPECT_EQ(script_.calls["temp"], 2);
+  (void)id;
+
+  // Recovered with a schedule an hour away: not known, so flushed, and its
+  // schedule is not read as "not due".
+  auto later = store(false, {"ok"}, 0, false);
+  auto next = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + std::chrono::minutes(30));
+  { std::ofstream(spool_->state_path(later)) << state_record(fmt::format("attempt {}", next)); }
+  scheduler_->enqueue(later, false);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(script_.calls["ok"], 0);  // waits for its time
+  EXPECT_EQ(scheduler_->flush_domain("sub.example.test", true), 1u);
+  ASSERT_TRUE(drained(5s));
+  EXPECT_EQ(script_.calls["ok"], 1);
 }
 
 // A next attempt further away than max_retry_interval is not believed (a

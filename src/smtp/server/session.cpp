@@ -162,6 +162,7 @@ void Session::dispatch(const proto::CommandLine& command) {
       return;
     case Verb::kStarttls: return on_starttls(command);
     case Verb::kAuth: return on_auth(command);
+    case Verb::kEtrn: return on_etrn(command);
     case Verb::kExpn:
       return reply(502, "5.5.1", "Command not implemented");
     case Verb::kUnknown:
@@ -184,7 +185,7 @@ void Session::on_junk(const proto::CommandLine& command) {
       reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
       break;
     case Verb::kHelp:
-      reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY");
+      reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY ETRN");
       break;
     default:
       reply(250, "2.0.0", "Ok");
@@ -209,12 +210,32 @@ void Session::on_ehlo(const proto::CommandLine& command, bool extended) {
 
 std::vector<std::string> Session::ehlo_keywords() const {
   std::vector<std::string> lines{hostname_, "PIPELINING", fmt::format("SIZE {}", limits_.max_message_size),
-                                 "8BITMIME", "SMTPUTF8", "CHUNKING", "BINARYMIME", "ENHANCEDSTATUSCODES", "DSN"};
+                                 "8BITMIME", "SMTPUTF8", "CHUNKING", "BINARYMIME", "ENHANCEDSTATUSCODES", "DSN",
+                                 "ETRN"};
   // RFC 3207 4.2: STARTTLS only before TLS; AUTH only inside it (a
   // password never crosses the network in the clear).
   if (options_.starttls && !tls_) lines.push_back("STARTTLS");
   if (tls_) lines.push_back("AUTH PLAIN LOGIN");
   return lines;
+}
+
+// RFC 1985: "ETRN" SP ["@"] domain asks for the mail queued for a domain
+// (with "@", its subdomains too) to be sent now. "#queue" names are not
+// supported (458). Not inside a mail transaction (as Postfix).
+void Session::on_etrn(const proto::CommandLine& command) {
+  if (helo_.empty()) return reply(503, "5.5.1", "Send HELO/EHLO first");
+  if (in_transaction_) return reply(503, "5.5.1", "MAIL transaction in progress");
+  auto node = command.argument;
+  if (!node.empty() && node.front() == '#') {
+    return reply(458, "4.3.0", fmt::format("Unable to queue messages for node {}", node.substr(0, 64)));
+  }
+  bool subdomains = !node.empty() && node.front() == '@';
+  auto domain = subdomains ? node.substr(1) : node;
+  if (!proto::is_domain(domain, false)) return reply(501, "5.5.4", "Syntax: ETRN [@]domain");
+  auto waiting = host_.etrn(domain, subdomains);
+  if (!waiting) return reply_error(waiting.error());
+  if (*waiting == 0) return reply(251, "2.0.0", fmt::format("OK, no messages waiting for node {}", node));
+  reply(250, "2.0.0", fmt::format("OK, queuing for node {} started", node));
 }
 
 void Session::on_mail(const proto::CommandLine& command) {

@@ -77,6 +77,12 @@ class SessionHost {
   // Policy for an authenticated client: may `login` send as this
   // reverse-path? (553 5.7.1; Postfix: reject_sender_login_mismatch)
   virtual Result<void> check_sender(const proto::Path&, std::string_view) { return {}; }
+  // ETRN (RFC 1985): start delivery of the queued mail for `domain` (and
+  // its subdomains). Returns how many messages were waiting; an Error is
+  // the reply (459 not allowed, 458 unable).
+  virtual Result<std::size_t> etrn(std::string_view, bool) {
+    return Error{458, "4.3.0", "Unable to queue messages", ""};
+  }
   // Starts storing a message for `envelope`; returns its queue id.
   virtual Result<std::string> begin_message(const proto::Envelope& envelope) = 0;
   // Appends message content (already unstuffed, CRLF line ends).
@@ -159,6 +165,7 @@ class Session {
   void on_bdat(const proto::CommandLine& command);
   void on_rset();
   void on_junk(const proto::CommandLine& command);
+  void on_etrn(const proto::CommandLine& command);
   void on_starttls(const proto::CommandLine& command);
   void on_auth(const proto::CommandLine& command);
   void auth_step(proto::SaslServer::Status status);

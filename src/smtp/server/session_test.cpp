@@ -33,6 +33,10 @@ class FakeHost : public SessionHost {
     return Error{553, "5.7.1", "Sender address rejected: not owned by user", ""};
   }
   bool defers_recipient(const proto::Path& rcpt) override { return rcpt.mailbox.domain == "store.test"; }
+  Result<std::size_t> etrn(std::string_view domain, bool subdomains) override {
+    if (domain == "secret.test") return Error{459, "4.7.1", "Node secret.test not allowed: no", ""};
+    return domain == "busy.test" ? (subdomains ? 3u : 2u) : 0u;
+  }
   void discard_message() override { ++discarded_; }
   std::time_t now() override { return 0; }
 
@@ -116,6 +120,21 @@ std::vector<std::string> codes_at_every_split(std::string_view input, SessionLim
 }
 
 using Codes = std::vector<std::string>;
+
+// RFC 1985: 250 when mail was waiting, 251 when none, the host's refusal,
+// 458 for "#queue" names, 501 for a bad domain, 503 before EHLO and inside
+// a transaction.
+TEST(Session, Etrn) {
+  auto c = codes_at_every_split(
+      "ETRN busy.test\r\nEHLO c\r\nETRN busy.test\r\nETRN @busy.test\r\nETRN idle.test\r\n"
+      "ETRN secret.test\r\nETRN #queue\r\nETRN\r\nETRN bad..domain\r\nMAIL FROM:<a@b.test>\r\n"
+      "ETRN busy.test\r\nQUIT\r\n");
+  EXPECT_EQ(c, (Codes{"220", "503", "250", "250", "250", "251", "459", "458", "501", "501", "250", "503", "221"}));
+  auto run = play("EHLO c\r\nETRN @busy.test\r\nETRN idle.test\r\n", 0);
+  EXPECT_NE(run.output.find("250 2.0.0 OK, queuing for node @busy.test started\r\n"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("251 2.0.0 OK, no messages waiting for node idle.test\r\n"), std::string::npos);
+  EXPECT_TRUE(run.output.find("250-ETRN\r\n") != std::string::npos || run.output.find("250 ETRN\r\n") != std::string::npos);
+}
 
 // A RCPT the host answers later (verify_recipients): pipelined commands
 // after it wait and are answered in order, wherever TCP cuts the input.

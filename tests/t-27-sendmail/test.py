@@ -86,6 +86,7 @@ class Running(SendmailTest):
     def setUpClass(cls):
         cls.tern = Tern(users=USERS, domains=DOMAINS, hostname=HOST, limits={"max_message_size": 100000})
         cls.tern.start()
+        cls.tern.wait_log_events("pickup_started", timeout=30)  # maildrop/ exists
         opened_up(cls.tern)
 
     @classmethod
@@ -236,6 +237,7 @@ class ServerDown(SendmailTest):
     def test_accepted_while_down_and_delivered_at_start(self):
         self.tern = Tern(users=USERS, domains=DOMAINS, hostname=HOST)
         self.tern.start()
+        self.tern.wait_log_events("pickup_started", timeout=30)  # maildrop/ exists
         opened_up(self.tern)
         self.tern.stop()
         self.ok(["alice@example.test", "bob@example.test"], b"Subject: t27-down\n\nwhile tern was down\n")
@@ -267,6 +269,9 @@ class Unprivileged(SendmailTest):
         os.chown(cls.tern.dir, DAEMON_UID, DAEMON_UID)
         cls.tern.start()
         cls.maildrop = cls.tern.data_dir / "maildrop"
+        # The listeners open before the queue and the pickup (which makes
+        # maildrop/): wait for the pickup, or a slow (ASan) start races us.
+        cls.tern.wait_log_events("pickup_started", timeout=30)
 
     @classmethod
     def tearDownClass(cls):

@@ -25,6 +25,12 @@ void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
       group = &groups[{1, route->store->text, ""}];
       group->agent = &agents_.lmtp;
       group->job.store = route->store;
+    } else if (route && local_.check(recipient.mailbox) == policy::LocalRecipients::Verdict::kUnknown) {
+      // Not checked at RCPT (tern sendmail, a user removed since): no
+      // Maildir is made for a name that is not a user (RFC 3463 X.1.1).
+      delivery.set(k, {Error{550, "5.1.1", "Recipient address rejected: User unknown",
+                             "no such user: " + recipient.mailbox.to_string()}, ""});
+      continue;
     } else if (route) {
       group = &groups[{0, "", ""}];
       group->agent = &agents_.maildir;

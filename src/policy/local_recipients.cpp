@@ -101,7 +101,9 @@ LocalRecipients::Verdict LocalRecipients::check(const proto::Mailbox& recipient)
   if (!redirect(address).empty() || (base && !redirect(*base + "@" + std::string(name)).empty())) {
     return Verdict::kExists;
   }
-  if (is_mailbox(address)) return Verdict::kExists;
+  // [local] postmaster is a mailbox whether or not it is a user: the role
+  // addresses must reach someone (RFC 5321 4.5.1).
+  if (is_mailbox(address) || address == postmaster_) return Verdict::kExists;
   const auto* d = domain(name);
   if (d && d->verify) return Verdict::kAskStore;
   return Verdict::kUnknown;

@@ -122,6 +122,7 @@ TEST(LocalRecipients, ConfiguredPostmasterAndRoutes) {
   Fixture f(c);
   EXPECT_EQ(f.expand("postmaster", "example.org"), Strings{"root@example.test"});
   EXPECT_EQ(f.expand("abuse+x", "example.test"), Strings{"root@example.test"});
+  EXPECT_EQ(f.check("root", "example.test"), Verdict::kExists);  // not a user, but the postmaster
   auto org = f.local->route({"carol", "example.org"});
   ASSERT_TRUE(org);
   EXPECT_EQ(org->store->kind, config::MailStore::Kind::kLmtpUnix);

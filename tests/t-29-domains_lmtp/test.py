@@ -52,6 +52,7 @@ staff:             sales, alice             # (alice again: delivered once)
 @example.net       bob@example.test         # a local domain: its real mailboxes win
 fwd@example.test   friend@remote.test       # a remote target
 team@example.test  mate@remote.test
+ghosts             alice, nobody-here       # a target that is no user
 # hup1  bob
 """
 
@@ -229,6 +230,16 @@ class LocalDomains(unittest.TestCase):
     def test_duplicates_after_expansion_once(self):
         send(self.tern.port, "bob@example.test", ["sales@example.test", "alice@example.test"], "dup")
         expect_copies(self, self.tern, "dup", {("alice", "example.test"): 1, ("bob", "example.test"): 1})
+
+    def test_alias_target_that_is_no_user_bounces(self):
+        # RCPT ghosts@ is taken (the alias exists); its target nobody-here
+        # is no user: a 5.1.1 bounce, no Maildir made for it, alice served.
+        send(self.tern.port, "bob@example.test", ["ghosts@example.test"], "ghost")
+        report = bounce_for(self.tern, "ghost")
+        self.assertIn("Status: 5.1.1", report)
+        self.assertIn("Final-Recipient: rfc822;nobody-here@example.test", report)
+        self.assertEqual(len(tagged(self.tern, "alice", "example.test", "ghost")), 1)
+        self.assertFalse((self.tern.data_dir / "mail" / "example.test" / "nobody-here").exists())
 
     def test_remote_target_keeps_sender(self):
         before = len(self.remote.messages())

@@ -24,8 +24,10 @@ Result<void> RecipientPolicy::check(const proto::Path& recipient, const std::str
 
 const config::MailStore* RecipientPolicy::store_to_ask(const proto::Path& recipient) const {
   const auto& mailbox = recipient.mailbox;
-  if (mailbox.domain.empty() || local_.check(mailbox) != LocalRecipients::Verdict::kAskStore) return nullptr;
-  return local_.verifying_store(mailbox.domain);
+  // The domain first: for most RCPTs that answers it without the lookups.
+  const auto* store = mailbox.domain.empty() ? nullptr : local_.verifying_store(mailbox.domain);
+  if (!store || local_.check(mailbox) != LocalRecipients::Verdict::kAskStore) return nullptr;
+  return store;
 }
 
 }  // namespace tern::policy

@@ -31,7 +31,15 @@ void mark_done(DeliveryState& state, std::string_view number) {
 }
 
 void apply(DeliveryState& state, std::string_view record) {
-  if (record.starts_with("attempt")) {
+  if (record.starts_with("attempts ")) {
+    // "attempts <n> <time>": what other records said, so at least n.
+    auto words = record.substr(9);
+    auto space = words.find(' ');
+    auto count = parse_decimal(words.substr(0, space));
+    auto due = space == std::string_view::npos ? std::nullopt : parse_decimal(words.substr(space + 1));
+    if (count && *count > state.attempts) state.attempts = static_cast<unsigned>(*count);
+    state.next_attempt = due ? static_cast<std::time_t>(*due) : 0;
+  } else if (record.starts_with("attempt")) {
     ++state.attempts;
     auto due = record.size() > 8 ? parse_decimal(record.substr(8)) : std::nullopt;
     state.next_attempt = due ? static_cast<std::time_t>(*due) : 0;
@@ -80,6 +88,29 @@ DeliveryState parse_state(std::string_view text, std::size_t recipients) {
     text.remove_prefix(end + 1);
   }
   return state;
+}
+
+// Records with a recipient or a DSN are kept as they are (once each); the
+// attempt records become one "attempts" record.
+std::string settled_records(std::string_view text) {
+  auto state = parse_state(text, 0);
+  std::set<std::string_view> seen;
+  std::string lines;
+  bool attempted = false;
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    if (end == std::string_view::npos) break;
+    auto record = record_of(text.substr(0, end));
+    text.remove_prefix(end + 1);
+    if (!record) continue;
+    if (record->starts_with("attempt")) {
+      attempted = true;
+    } else if (seen.insert(*record).second) {
+      lines += state_record(*record);
+    }
+  }
+  if (attempted) lines += state_record(fmt::format("attempts {} {}", state.attempts, state.next_attempt));
+  return lines;
 }
 
 std::string state_record(std::string_view record) { return fmt::format("{} #{:08x}\n", record, fnv1a(record)); }

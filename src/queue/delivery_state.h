@@ -10,6 +10,8 @@
 //   bounced <dsn id> <index>...  these recipients failed and their sender
 //                            was sent that DSN (they are done)
 //   notified <dsn id>        a success DSN was sent
+//   attempts <n> <unix time> the attempts so far and the next one's time, in
+//                            one record (written by settled_records())
 // A DSN is held out of the queue until the record naming it is durable
 // (spool.h): at a start, a held DSN whose record was lost is dropped, and
 // the message sends it again; so a sender hears of a failure exactly once.
@@ -17,7 +19,8 @@
 // FNV-1a), and each append starts with "|" and a line end: an append torn
 // by a power cut ("done 12" cut to "done 1", or cut just before its line
 // end), or zeros where data never reached the disk, cannot pass for a
-// record, then or later, nor swallow the next one. A missing file is a message never tried. Records are written
+// record, then or later, nor swallow the next one. A missing file is a
+// message never tried. Records are written
 // after the deliveries they record are durable; a lost record only means a
 // recipient is tried again (local delivery finds its file, see
 // delivery/maildir.h).
@@ -54,5 +57,11 @@ inline constexpr std::string_view kAppendStart = "|\n";
 // One record as a line of the file, framed.
 std::string state_record(std::string_view record);
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines);
+// The records of a state file once more, each once, as lines to append to
+// it: after a crash, what a start reads may be only in the page cache (a
+// sync that failed left it there, and the process that knew is gone).
+// Written again and synced, it is on the disk before the start acts on it.
+// Empty when the file holds no record.
+std::string settled_records(std::string_view text);
 
 }  // namespace tern::queue

@@ -30,6 +30,34 @@ TEST(DeliveryState, ReadsWhatWasRecorded) {
   EXPECT_EQ(state.dsns, (std::set<std::string>{"0HOHPA1B2C30000", "0HOHPB2C3D40000"}));
 }
 
+// What a start writes again after a crash reads as what it repeats, and
+// repeating it does not count the attempts twice.
+TEST(DeliveryState, SettledRecordsReadAsTheFile) {
+  auto text = records({"done 0", "attempt 1795608876", "warned 0HOHPA1B2C30000", "done 0",
+                       "bounced 0HOHPB2C3D40000 2 3", "attempt 1795612476"}) +
+              "|\ndone 1 #00000000\n";  // spoiled: not repeated
+  auto expect = [](const DeliveryState& state) {
+    EXPECT_EQ(state.done, (std::vector<bool>{true, false, true, true}));
+    EXPECT_EQ(state.attempts, 2u);
+    EXPECT_EQ(state.next_attempt, 1795612476);
+    EXPECT_TRUE(state.delay_warned);
+    EXPECT_EQ(state.dsns, (std::set<std::string>{"0HOHPA1B2C30000", "0HOHPB2C3D40000"}));
+  };
+  auto settled = settled_records(text);
+  EXPECT_EQ(settled, state_record("done 0") + state_record("warned 0HOHPA1B2C30000") +
+                         state_record("bounced 0HOHPB2C3D40000 2 3") + state_record("attempts 2 1795612476"));
+  expect(parse_state(settled, 4));  // alone: what reached the disk of the file
+  auto once = text + "|\n" + settled;
+  expect(parse_state(once, 4));
+  auto twice = once + "|\n" + settled_records(once);
+  expect(parse_state(twice, 4));
+  // Attempts made after it count on from it.
+  auto later = parse_state(twice + records({"attempt 1795619676"}), 4);
+  EXPECT_EQ(later.attempts, 3u);
+  EXPECT_EQ(later.next_attempt, 1795619676);
+  EXPECT_EQ(settled_records("|\ngarbage #00000000\ndone 1"), "");  // no record, and a torn one
+}
+
 // "done 12" cut to "done 1" by a power cut must not mark recipient 1, at
 // any point the append is cut, nor with the next append after it.
 TEST(DeliveryState, ATornAppendIsNoRecord) {

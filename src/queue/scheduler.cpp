@@ -46,6 +46,13 @@ void Scheduler::stop() {
   wake_.notify_all();
   for (auto& worker : workers_) worker.join();
   workers_.clear();
+  // Records a failed write left in memory: one last try, synced by the
+  // spool's stop. Their held DSNs are decided at the next start.
+  std::lock_guard lock(mutex_);
+  for (auto& [id, unwritten] : unwritten_) {
+    (void)append_state(fs_, spool_.state_path(id), unwritten.lines);
+  }
+  unwritten_.clear();
 }
 
 void Scheduler::enqueue(std::string id, bool fresh) {

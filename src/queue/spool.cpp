@@ -14,6 +14,8 @@ namespace tern::queue {
 namespace {
 
 constexpr std::size_t kWriteBlock = 64 * 1024;
+// In the queue directory while no process runs on it, after a clean stop.
+constexpr const char* kCleanStop = "/clean";
 
 // A sync failed while the message was being written (reported to this
 // batch or another): some of its data may never have reached the disk.
@@ -73,16 +75,20 @@ Result<std::vector<std::string>> Spool::open(std::size_t committers) {
   if (!states) return states.error();
   // A crash between removing a delivered message and its state leaves the
   // state alone; both lists are sorted.
-  for (const auto& name : *states) {
-    if (!std::binary_search(active->begin(), active->end(), name)) fs_.unlink(state_path(name));
-  }
+  std::erase_if(*states, [&](const std::string& name) {
+    if (std::binary_search(active->begin(), active->end(), name)) return false;
+    fs_.unlink(state_path(name));
+    return true;
+  });
   syncer_ = std::make_unique<Syncer>(dir_, fs_);
   if (auto opened = syncer_->open(); !opened) return opened.error();
+  if (auto settled = settle(*states); !settled) return settled.error();
   if (auto recovered = recover_held(*active); !recovered) return recovered.error();
   if (auto started = files_.start(committers > 0, [this] { return syncer_->succeeded(); }); !started) {
     return started.error();
   }
   for (std::size_t i = 0; i < committers; ++i) committers_.emplace_back([this] { run_committer(); });
+  opened_ = true;
   return active;
 }
 
@@ -94,7 +100,55 @@ void Spool::stop() {
   wake_.notify_all();
   for (auto& committer : committers_) committer.join();
   committers_.clear();
+  // Without committers (the simulator's crashes) some may be left: their
+  // files go back to the pool while it still runs, unacknowledged.
+  std::vector<PendingCommit> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(pending_);
+  }
+  left.clear();
   files_.stop();
+  if (opened_) mark_clean_stop();
+  opened_ = false;
+}
+
+// The mark says that all the last process wrote reached the disk: no sync
+// of it failed, the last one included. Without it (a crash, or a disk that
+// failed a sync), a start cannot tell the page cache from the disk: after a
+// sync failed, what it lost stays readable in the cache (marked clean, never
+// written again: Linux since 4.13), and would be acted on as if durable
+// (a bounce sent twice once the power goes). settle() writes again what the
+// state files say before anything is decided on them.
+void Spool::mark_clean_stop() {
+  if (syncer_->failures() != 0) return;
+  if (auto synced = syncer_->sync(); !synced || syncer_->failures() != 0) return;
+  auto fd = fs_.create(dir_ + kCleanStop);
+  if (!fd) return;
+  fs_.close(*fd);
+  (void)syncer_->sync();
+}
+
+// `states`: the state files of queued messages. The mark goes first, and
+// durably: a crash of this process must not pass for a clean stop.
+Result<void> Spool::settle(const std::vector<std::string>& states) {
+  if (fs_.file_size(dir_ + kCleanStop)) {
+    fs_.unlink(dir_ + kCleanStop);
+    return syncer_->sync();
+  }
+  std::size_t settled = 0;
+  for (const auto& id : states) {
+    auto text = read_file(fs_, state_path(id));
+    if (!text && file_missing(text.error())) continue;
+    if (!text) return text.error();
+    auto lines = settled_records(*text);
+    if (lines.empty()) continue;
+    if (auto appended = append_state(fs_, state_path(id), lines); !appended) return appended.error();
+    ++settled;
+  }
+  if (settled == 0) return {};
+  spdlog::info("event=queue_settled state_files={}", settled);
+  return syncer_->sync();
 }
 
 Result<std::unique_ptr<SpoolWriter>> Spool::create(const std::string& id, const proto::Envelope& envelope) {

@@ -75,7 +75,10 @@ class Spool {
   // crash left in tmp/) and the committers. Returns the ids in active/.
   // Only with data_dir locked (data_dir_lock.h). With no committer thread
   // (the simulator), commit_pending() does their work when called.
+  // After a crash, writes the state files' records again first (settle()).
   Result<std::vector<std::string>> open(std::size_t committers = 1);
+  // Stops the committers; when all this process wrote is durable, leaves
+  // the mark of a clean stop for the next open().
   void stop();
 
   // A new queue id (base/ids.h), from this spool's clock.
@@ -124,6 +127,8 @@ class Spool {
     return dir_ + "/dsn/" + id + "." + held_for;
   }
   std::string committed_path(const SpoolWriter& w) const;
+  Result<void> settle(const std::vector<std::string>& states);
+  void mark_clean_stop();
   Result<void> recover_held(std::vector<std::string>& active);
   void run_committer();
   void commit_batch(std::vector<PendingCommit>& batch);
@@ -136,6 +141,7 @@ class Spool {
   std::condition_variable wake_;
   std::vector<PendingCommit> pending_;
   bool stopping_ = false;
+  bool opened_ = false;  // open() succeeded, stop() not yet called
   std::vector<std::thread> committers_;
   FilePool files_;
   std::unique_ptr<Syncer> syncer_;

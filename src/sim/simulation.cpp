@@ -94,6 +94,7 @@ class World {
   }
   bool start_node();
   void crash();
+  void restart_cleanly();
   void confirm_recorded();
   bool act();
   bool settle_step();
@@ -157,6 +158,24 @@ void World::crash() {
   clients_.clear();
   remote_.clear();
   node_.reset();
+  fs_.restart();
+  start_node();
+}
+
+// SIGTERM, then a start: the process finishes its writes and leaves the
+// mark of a clean stop (queue/spool.h); the page cache stays.
+void World::restart_cleanly() {
+  note("tern stops (SIGTERM) and starts again");
+  while (node_->spool.commit_pending()) {
+  }  // what was handed to the spool is committed and answered (app/serve.cpp)
+  for (const auto& copy : unconfirmed_) oracle_.may_duplicate(copy.sim_id, copy.rcpt);
+  unconfirmed_.clear();
+  clients_.clear();
+  remote_.clear();
+  node_->scheduler.stop();
+  node_->spool.stop();
+  node_.reset();
+  fs_.kill();  // the process is gone: only its descriptors go with it
   fs_.restart();
   start_node();
 }
@@ -338,6 +357,10 @@ bool World::act() {
   if (options_.faults && rng_.one_in(300)) fs_.writeback_error();
   if (options_.faults && rng_.one_in(300)) fs_.other_program_syncs();
   if (fs_.frozen()) return true;
+  if (options_.crashes && rng_.one_in(1500)) {
+    restart_cleanly();
+    return true;
+  }
   switch (rng_.below(5)) {
     case 0:
       if (started_ < options_.messages && rng_.one_in(3)) {

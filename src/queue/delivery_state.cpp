@@ -1,6 +1,7 @@
 #include "queue/delivery_state.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdint>
 #include <optional>
@@ -25,9 +26,45 @@ std::optional<std::string_view> record_of(std::string_view line) {
   return record;
 }
 
-void mark_done(DeliveryState& state, std::string_view number) {
+void mark_done(DeliveryState& state, std::string_view number, bool failed = false) {
   auto index = parse_decimal(number);
-  if (index && *index < state.done.size()) state.done[*index] = true;
+  if (!index || *index >= state.done.size()) return;
+  state.done[*index] = true;
+  if (failed) state.failed[*index] = true;
+}
+
+std::time_t time_of(std::string_view text) {
+  auto value = parse_decimal(text);
+  return value ? static_cast<std::time_t>(*value) : 0;
+}
+
+// "reply <time> <i,j> <text>"; none when malformed.
+std::optional<ReplyRecord> parse_reply(std::string_view record) {
+  auto words = record.substr(6);
+  auto space = words.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  ReplyRecord reply{time_of(words.substr(0, space)), {}, {}};
+  words.remove_prefix(space + 1);
+  space = words.find(' ');
+  auto list = words.substr(0, space);
+  reply.text = space == std::string_view::npos ? "" : std::string(words.substr(space + 1));
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    if (auto index = parse_decimal(list.substr(0, comma))) reply.indexes.push_back(*index);
+    list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+  }
+  return reply;
+}
+
+// Calls `each` with every record of a state file, in order.
+template <typename Each>
+void for_each_record(std::string_view text, Each each) {
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    if (end == std::string_view::npos) break;  // no line end: the rest of an append that was cut
+    if (auto record = record_of(text.substr(0, end))) each(*record);
+    text.remove_prefix(end + 1);
+  }
 }
 
 void apply(DeliveryState& state, std::string_view record) {
@@ -55,10 +92,21 @@ void apply(DeliveryState& state, std::string_view record) {
     while (space != std::string_view::npos) {
       words.remove_prefix(space + 1);
       space = words.find(' ');
-      mark_done(state, words.substr(0, space));
+      mark_done(state, words.substr(0, space), true);
     }
   } else if (record.starts_with("notified ")) {
     state.dsns.emplace(record.substr(9));
+  } else if (record.starts_with("reply ")) {
+    if (auto reply = parse_reply(record)) {
+      for (auto index : reply->indexes) {
+        if (index < state.replies.size()) state.replies[index] = {reply->time, reply->text};
+      }
+    }
+  } else if (record.starts_with("held ")) {
+    state.held = true;
+  } else if (record.starts_with("released ")) {
+    state.held = false;
+    state.released_at = time_of(record.substr(9));
   }
 }
 
@@ -81,36 +129,48 @@ Result<DeliveryState> load_state(FileSystem& fs, const std::string& path, std::s
 DeliveryState parse_state(std::string_view text, std::size_t recipients) {
   DeliveryState state;
   state.done.assign(recipients, false);
-  while (!text.empty()) {
-    auto end = text.find('\n');
-    if (end == std::string_view::npos) break;  // no line end: the rest of an append that was cut
-    if (auto record = record_of(text.substr(0, end))) apply(state, *record);
-    text.remove_prefix(end + 1);
-  }
+  state.failed.assign(recipients, false);
+  state.replies.resize(recipients);
+  for_each_record(text, [&](std::string_view record) { apply(state, record); });
   return state;
 }
 
 // Records with a recipient or a DSN are kept as they are (once each); the
-// attempt records become one "attempts" record.
+// attempt records become one "attempts" record, and of "held" and
+// "released" the last one is kept.
 std::string settled_records(std::string_view text) {
   auto state = parse_state(text, 0);
   std::set<std::string_view> seen;
   std::string lines;
   bool attempted = false;
-  while (!text.empty()) {
-    auto end = text.find('\n');
-    if (end == std::string_view::npos) break;
-    auto record = record_of(text.substr(0, end));
-    text.remove_prefix(end + 1);
-    if (!record) continue;
-    if (record->starts_with("attempt")) {
+  std::string_view hold;  // the last "held" or "released": only it counts
+  for_each_record(text, [&](std::string_view record) {
+    if (record.starts_with("attempt")) {
       attempted = true;
-    } else if (seen.insert(*record).second) {
-      lines += state_record(*record);
+    } else if (record.starts_with("held ") || record.starts_with("released ")) {
+      hold = record;
+    } else if (seen.insert(record).second) {
+      lines += state_record(record);
     }
-  }
+  });
   if (attempted) lines += state_record(fmt::format("attempts {} {}", state.attempts, state.next_attempt));
+  if (!hold.empty()) lines += state_record(hold);
   return lines;
+}
+
+std::string reply_record(std::time_t time, const std::vector<std::size_t>& indexes, std::string_view text) {
+  std::string line;
+  for (unsigned char c : text.substr(0, 400)) line += c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?';
+  return state_record(fmt::format("reply {} {} {}", time, fmt::join(indexes, ","), line));
+}
+
+std::vector<ReplyRecord> reply_history(std::string_view text) {
+  std::vector<ReplyRecord> out;
+  for_each_record(text, [&](std::string_view record) {
+    if (!record.starts_with("reply ")) return;
+    if (auto reply = parse_reply(record)) out.push_back(std::move(*reply));
+  });
+  return out;
 }
 
 std::string state_record(std::string_view record) { return fmt::format("{} #{:08x}\n", record, fnv1a(record)); }

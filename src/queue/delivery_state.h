@@ -12,6 +12,11 @@
 //   notified <dsn id>        a success DSN was sent
 //   attempts <n> <unix time> the attempts so far and the next one's time, in
 //                            one record (written by settled_records())
+//   reply <unix time> <index>[,<index>...] <text>
+//                            what these recipients were last answered
+//                            (deferred or failed), for `tern queue`
+//   held <unix time>         `tern queue hold`: not delivered nor expired...
+//   released <unix time>     ...until this; its lifetime counts from here
 // A DSN is held out of the queue until the record naming it is durable
 // (spool.h): at a start, a held DSN whose record was lost is dropped, and
 // the message sends it again; so a sender hears of a failure exactly once.
@@ -41,6 +46,14 @@ struct DeliveryState {
   std::time_t next_attempt = 0;  // when the next attempt is due; 0: now
   bool delay_warned = false;
   std::set<std::string> dsns;  // DSNs recorded as sent (their queue ids)
+  std::vector<bool> failed;    // of those done: failed (bounced)
+  bool held = false;
+  std::time_t released_at = 0;  // the last release; 0: never held
+  struct Reply {
+    std::time_t time = 0;
+    std::string text;
+  };
+  std::vector<Reply> replies;  // per recipient, the last one (empty text: none)
 
   std::vector<std::size_t> pending() const;
 };
@@ -56,6 +69,16 @@ DeliveryState parse_state(std::string_view text, std::size_t recipients);
 inline constexpr std::string_view kAppendStart = "|\n";
 // One record as a line of the file, framed.
 std::string state_record(std::string_view record);
+// The "reply" record of these recipients; the text is made one printable
+// line, at most 400 octets.
+std::string reply_record(std::time_t time, const std::vector<std::size_t>& indexes, std::string_view text);
+// Every "reply" record in the file, in order: for `tern queue show`.
+struct ReplyRecord {
+  std::time_t time = 0;
+  std::vector<std::size_t> indexes;
+  std::string text;
+};
+std::vector<ReplyRecord> reply_history(std::string_view text);
 Result<void> append_state(FileSystem& fs, const std::string& path, const std::string& lines);
 // The records of a state file once more, each once, as lines to append to
 // it: after a crash, what a start reads may be only in the page cache (a

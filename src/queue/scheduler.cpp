@@ -46,6 +46,7 @@ void Scheduler::stop() {
   wake_.notify_all();
   for (auto& worker : workers_) worker.join();
   workers_.clear();
+  if (indexer_.joinable()) indexer_.join();
   // Records a failed write left in memory: one last try, synced by the
   // spool's stop. Their held DSNs are decided at the next start.
   std::lock_guard lock(mutex_);
@@ -63,10 +64,23 @@ void Scheduler::enqueue(std::string id, bool fresh) {
   wake_.notify_one();
 }
 
+// A held message waits for its release instead; one to bounce goes now.
 void Scheduler::defer(const std::string& id, TimePoint when, std::vector<std::string> domains) {
-  std::lock_guard lock(mutex_);
-  deferred_.emplace(when, id);
-  if (!domains.empty()) deferred_domains_[id] = std::move(domains);
+  {
+    std::lock_guard lock(mutex_);
+    if (held_.count(id)) {
+      index_.set_state(id, "held", 0);
+      return;
+    }
+    if (to_bounce_.count(id)) {
+      ready_.push_back({id, false, true});
+    } else {
+      deferred_.emplace(when, id);
+      if (!domains.empty()) deferred_domains_[id] = std::move(domains);
+    }
+  }
+  index_.set_state(id, "deferred", std::chrono::system_clock::to_time_t(when));
+  wake_.notify_one();
 }
 
 namespace {
@@ -123,6 +137,7 @@ bool Scheduler::take_work(std::vector<Ready>& batch, std::vector<DeliveryPtr>& f
   }
   if (ready_.empty() || active_ >= kMaxActive) return false;
   while (!ready_.empty() && batch.size() < kBatch && active_ < kMaxActive) {
+    in_flight_.insert(ready_.front().id);
     batch.push_back(std::move(ready_.front()));
     ready_.pop_front();
     ++active_;
@@ -195,10 +210,19 @@ void Scheduler::deliver_batch(const std::vector<Ready>& batch) {
 
 // Starts one message's delivery; null when it is not due or unreadable.
 Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& durability) {
-  auto not_started = [this] {
+  auto not_started = [&] {
     std::lock_guard lock(mutex_);
+    in_flight_.erase(ready.id);
     --active_;
   };
+  {
+    std::lock_guard lock(mutex_);
+    if (held_.count(ready.id)) {
+      in_flight_.erase(ready.id);
+      --active_;
+      return nullptr;
+    }
+  }
   // After a restart, a message keeps the schedule it had. Its state file
   // alone tells (the queue file is not opened for a message not yet due:
   // at a restart that is most of them).
@@ -211,7 +235,18 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
       return nullptr;
     }
     records = std::move(text.value());
-    auto due = ready.now ? std::nullopt : believable_due(parse_state(records, 0).next_attempt);
+    auto recorded = parse_state(records, 0);
+    if (recorded.held) {
+      // Held before a restart: it waits for its release again.
+      {
+        std::lock_guard lock(mutex_);
+        held_.insert(ready.id);
+      }
+      index_.set_state(ready.id, "held", 0);
+      not_started();
+      return nullptr;
+    }
+    auto due = ready.now ? std::nullopt : believable_due(recorded.next_attempt);
     if (due) {
       defer(ready.id, *due);
       not_started();
@@ -228,7 +263,17 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   auto recipients = message->envelope.recipients.size();
   auto delivery = std::make_shared<Delivery>(std::move(message.value()), parse_state(records, recipients),
                                              [this](DeliveryPtr d) { on_finished(std::move(d)); });
-  if (!delivery->pending().empty()) deliver_(*delivery, durability);
+  index_attempt(*delivery);
+  bool cancelled;
+  {
+    std::lock_guard lock(mutex_);
+    cancelled = to_bounce_.count(ready.id) > 0;
+  }
+  if (cancelled) {
+    cancel(*delivery);
+  } else if (!delivery->pending().empty()) {
+    deliver_(*delivery, durability);
+  }
   return delivery;
 }
 
@@ -355,6 +400,7 @@ void Scheduler::record(const std::vector<DeliveryPtr>& finished) {
   {
     std::lock_guard lock(mutex_);
     active_ -= finished.size();
+    for (const auto& delivery : finished) in_flight_.erase(delivery->message().id);
   }
   wake_.notify_one();  // room for more ready messages
   // A recipient recorded as done is never tried again, even after a crash:
@@ -490,6 +536,7 @@ Scheduler::Outcomes Scheduler::sort_outcomes(Delivery& a, std::time_t now_t) {
                  id, rcpt, error.code, log_value(d.status.empty() ? "-" : d.status),
                  log_value(error.detail.empty() ? error.text : error.detail));
     (error.permanent() ? o.failed : o.deferred).push_back(std::move(d));
+    o.replies.emplace_back(index, describe(error));
   }
   return o;
 }
@@ -500,9 +547,19 @@ bool Scheduler::finish(Delivery& a, Round& round) {
   const auto& id = a.message().id;
   auto now = clock_.now();
   auto now_t = std::chrono::system_clock::to_time_t(now);
-  auto arrived_at = queue_id_time(id);
-  auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;
   auto o = sort_outcomes(a, now_t);
+  {
+    std::lock_guard lock(mutex_);
+    to_bounce_.erase(id);
+  }
+  if (take_request(id, to_remove_)) {
+    drop(id, round);
+    return true;
+  }
+  // Its lifetime counts from its arrival, or from its release when it was
+  // held (tern queue release).
+  auto arrived_at = std::max(queue_id_time(id), a.state().released_at);
+  auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : now;
   if (!o.deferred.empty() && expired(retry_, arrival, now)) {
     for (auto& d : o.deferred) {
       spdlog::warn("event=expired queue_id={} rcpt={}",
@@ -525,12 +582,16 @@ bool Scheduler::finish(Delivery& a, Round& round) {
     // deliveries).
     spool_.remove(id);
     forget(id, std::move(dsns), round);
+    index_.erase(id);
     return true;
   }
+  lines += reply_records(a, o, now_t);
   if (o.deferred.empty() && o.parked) return park(id, std::move(lines), std::move(dsns), round);
   auto next = next_attempt(retry_, arrival, now, a.state().attempts + 1);
   lines += state_record(fmt::format("attempt {}", std::chrono::system_clock::to_time_t(next)));
   write_state(id, std::move(lines), std::move(dsns), round);
+  ++a.state().attempts;
+  index_attempt(a);
   std::vector<std::string> domains;
   for (auto index : a.state().pending()) {
     auto domain = to_lower(a.message().envelope.recipients[index].mailbox.domain);
@@ -538,6 +599,24 @@ bool Scheduler::finish(Delivery& a, Round& round) {
   }
   defer(id, next, std::move(domains));
   return true;
+}
+
+// The last reply of each deferred or failed recipient, one record per
+// distinct reply; the state in memory says the same (for the index).
+std::string Scheduler::reply_records(Delivery& a, const Outcomes& o, std::time_t now_t) {
+  std::map<std::string, std::vector<std::size_t>> by_reply;
+  for (const auto& [index, text] : o.replies) {
+    by_reply[text].push_back(index);
+    if (index < a.state().replies.size()) a.state().replies[index] = {now_t, text};
+  }
+  std::string lines;
+  for (const auto& [text, indexes] : by_reply) lines += reply_record(now_t, indexes, text);
+  return lines;
+}
+
+void Scheduler::index_attempt(Delivery& a) {
+  const auto& message = a.message();
+  index_.put(describe(message.id, message.envelope, message.size, a.state(), "active"));
 }
 
 }  // namespace tern::queue

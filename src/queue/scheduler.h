@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -31,6 +32,7 @@
 #include "base/result.h"
 #include "queue/bouncer.h"
 #include "queue/delivery.h"
+#include "queue/queue_index.h"
 #include "queue/queued_message.h"
 #include "queue/retry.h"
 #include "queue/spool.h"
@@ -67,6 +69,28 @@ class Scheduler {
   // Queue files moved to corrupt/ since the start (for metrics).
   std::size_t corrupt_files() const { return corrupt_files_.load(); }
 
+  // What `tern queue` asks (control/, scheduler_control.cpp). Each acts on
+  // the queued messages named and says, per id, what it did or why not.
+  struct Acted {
+    std::vector<std::string> done;
+    std::vector<std::string> errors;  // "<id>: <why>"
+  };
+  // Tried now (not held ones).
+  Acted flush(const std::vector<std::string>& ids);
+  // Neither delivered nor expired until released; durable (a "held" record).
+  Acted hold(const std::vector<std::string>& ids);
+  // Held ones go back to delivery, now; their lifetime counts from here.
+  Acted release(const std::vector<std::string>& ids);
+  // Out of the queue, no DSN; one being delivered goes when that is over.
+  Acted remove(const std::vector<std::string>& ids);
+  // Every recipient not yet done fails now, 5.0.0, with a DSN as asked.
+  Acted bounce(const std::vector<std::string>& ids);
+  // Every queued message, as the scheduler last saw it.
+  const QueueIndex& index() const { return index_; }
+  // Describes the messages found at the start in the background (those not
+  // described by an attempt meanwhile).
+  void index_in_background(std::vector<std::string> ids);
+
  private:
   // One round of recording: the state records appended (queue id, lines),
   // to write again should the sync fail; the DSNs held (DSN id, message id)
@@ -80,6 +104,7 @@ class Scheduler {
     std::vector<std::size_t> done;
     std::vector<DsnRecipient> failed, deferred, succeeded;
     bool parked = false;  // some recipients were not tried (RecipientOutcome::not_attempted)
+    std::vector<std::pair<std::size_t, std::string>> replies;  // of deferred and failed ones
   };
   struct Ready {
     std::string id;
@@ -113,6 +138,15 @@ class Scheduler {
   void defer(const std::string& id, TimePoint when, std::vector<std::string> domains = {});
   std::optional<TimePoint> believable_due(std::time_t next_attempt) const;
   void unloadable(const std::string& id, const Error& error);
+  std::string reply_records(Delivery& delivery, const Outcomes& outcomes, std::time_t now_t);
+  void index_attempt(Delivery& delivery);
+  // scheduler_control.cpp
+  bool queued(const std::string& id) const;
+  void take_out(const std::set<std::string>& ids, std::set<std::string>* deferred);
+  bool take_request(const std::string& id, std::set<std::string>& requests);
+  Result<void> record_now(const std::string& id, const std::string& record);
+  void cancel(Delivery& delivery);
+  void drop(const std::string& id, Round& round);
 
   Spool& spool_;
   DeliverFn deliver_;
@@ -134,9 +168,18 @@ class Scheduler {
     std::vector<std::string> dsns;
   };
   std::map<std::string, Unwritten> unwritten_;
+  // Taken from ready_, not yet recorded (or given up).
+  std::set<std::string> in_flight_;
+  // `tern queue hold`: out of deferred_ and ready_ until released.
+  std::set<std::string> held_;
+  // Asked for while the message was in flight (or due): applied at its
+  // next attempt or when the one in flight is over.
+  std::set<std::string> to_bounce_, to_remove_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
+  std::thread indexer_;
   std::atomic<std::size_t> corrupt_files_{0};
+  QueueIndex index_;
 };
 
 }  // namespace tern::queue

@@ -103,6 +103,7 @@ class Spool {
   // next sync makes that durable.
   Result<void> release(const std::string& id, const std::string& held_for);
 
+  const std::string& dir() const { return dir_; }
   std::string active_path(const std::string& id) const { return dir_ + "/active/" + id; }
   // Delivery state between attempts (delivery_state.h).
   std::string state_path(const std::string& id) const { return dir_ + "/state/" + id; }

@@ -1,0 +1,221 @@
+// The scheduler's side of `tern queue` (scheduler.h, "What `tern queue`
+// asks"). The control thread calls these while workers deliver: what is in
+// memory changes under the scheduler's mutex; what must survive a restart
+// (hold, release) is a state record, synced before the answer.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "queue/delivery_state.h"
+#include "queue/scheduler.h"
+
+namespace tern::queue {
+namespace {
+
+std::string time_now(const Clock& clock) {
+  return std::to_string(std::chrono::system_clock::to_time_t(clock.now()));
+}
+
+}  // namespace
+
+bool Scheduler::queued(const std::string& id) const {
+  return valid_queue_id(id) && fs_.file_size(spool_.active_path(id)).has_value();
+}
+
+// Takes `ids` out of ready_ and deferred_ (those found in deferred_ go to
+// `deferred`). Called with mutex_ held.
+void Scheduler::take_out(const std::set<std::string>& ids, std::set<std::string>* deferred) {
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (!ids.count(it->second)) {
+      ++it;
+      continue;
+    }
+    if (deferred) deferred->insert(it->second);
+    deferred_domains_.erase(it->second);
+    it = deferred_.erase(it);
+  }
+  std::erase_if(ready_, [&](const Ready& ready) { return ids.count(ready.id) > 0; });
+}
+
+bool Scheduler::take_request(const std::string& id, std::set<std::string>& requests) {
+  std::lock_guard lock(mutex_);
+  return requests.erase(id) > 0;
+}
+
+// One record, durable before the caller answers.
+Result<void> Scheduler::record_now(const std::string& id, const std::string& record) {
+  Round round;
+  if (!write_state(id, state_record(record), {}, round)) return Error{451, "4.3.0", "", "the state file cannot be written"};
+  return spool_.syncer().sync();
+}
+
+// `tern queue bounce`: every pending recipient fails, in tern's own words.
+void Scheduler::cancel(Delivery& delivery) {
+  for (std::size_t k = 0; k < delivery.pending().size(); ++k) {
+    RecipientOutcome outcome;
+    outcome.result = Error{550, "5.0.0", "Delivery cancelled by the administrator", "tern queue bounce"};
+    outcome.own_words = true;
+    delivery.set(k, std::move(outcome));
+  }
+}
+
+// `tern queue delete`: out of the queue, no DSN. The DSNs it held for
+// records already written are released (their recipients failed before).
+void Scheduler::drop(const std::string& id, Round& round) {
+  spool_.remove(id);
+  forget(id, {}, round);
+  index_.erase(id);
+  spdlog::info("event=removed queue_id={} by=admin", id);
+}
+
+Scheduler::Acted Scheduler::flush(const std::vector<std::string>& ids) {
+  Acted acted;
+  std::set<std::string> wanted, deferred;
+  for (const auto& id : ids) {
+    if (!queued(id)) {
+      acted.errors.push_back(id + ": no such message in the queue");
+    } else {
+      wanted.insert(id);
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = wanted.begin(); it != wanted.end();) {
+      if (held_.count(*it)) {
+        acted.errors.push_back(*it + ": held (release it)");
+        it = wanted.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    take_out(wanted, &deferred);
+    for (const auto& id : deferred) ready_.push_back({id, false, true});
+  }
+  // Those not deferred were due or in flight already: tried now too.
+  acted.done.assign(wanted.begin(), wanted.end());
+  wake_.notify_all();
+  return acted;
+}
+
+Scheduler::Acted Scheduler::hold(const std::vector<std::string>& ids) {
+  Acted acted;
+  for (const auto& id : ids) {
+    if (!queued(id)) {
+      acted.errors.push_back(id + ": no such message in the queue");
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (held_.count(id)) {
+        acted.done.push_back(id);
+        continue;
+      }
+      held_.insert(id);  // no worker starts it from now on
+      take_out({id}, nullptr);
+    }
+    index_.set_state(id, "held", 0);
+    if (auto recorded = record_now(id, "held " + time_now(clock_)); !recorded) {
+      acted.errors.push_back(id + ": held until the next start only: " + recorded.error().detail);
+      continue;
+    }
+    spdlog::info("event=held queue_id={}", id);
+    acted.done.push_back(id);
+  }
+  return acted;
+}
+
+Scheduler::Acted Scheduler::release(const std::vector<std::string>& ids) {
+  Acted acted;
+  for (const auto& id : ids) {
+    bool held;
+    {
+      std::lock_guard lock(mutex_);
+      held = held_.count(id) > 0;
+    }
+    if (!held) {
+      acted.errors.push_back(id + (queued(id) ? ": not held" : ": no such message in the queue"));
+      continue;
+    }
+    if (auto recorded = record_now(id, "released " + time_now(clock_)); !recorded) {
+      acted.errors.push_back(id + ": " + recorded.error().detail);
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      held_.erase(id);
+      ready_.push_back({id, false, true});
+    }
+    index_.set_state(id, "active", 0);
+    spdlog::info("event=released queue_id={}", id);
+    acted.done.push_back(id);
+  }
+  wake_.notify_all();
+  return acted;
+}
+
+Scheduler::Acted Scheduler::remove(const std::vector<std::string>& ids) {
+  Acted acted;
+  Round round;
+  bool removed = false;
+  for (const auto& id : ids) {
+    if (!queued(id)) {
+      acted.errors.push_back(id + ": no such message in the queue");
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      held_.erase(id);
+      to_bounce_.erase(id);
+      if (in_flight_.count(id)) {
+        to_remove_.insert(id);  // finish() drops it
+        acted.done.push_back(id);
+        continue;
+      }
+      take_out({id}, nullptr);
+    }
+    drop(id, round);
+    removed = true;
+    acted.done.push_back(id);
+  }
+  if (removed && spool_.syncer().sync()) release_dsns(round.held);
+  return acted;
+}
+
+Scheduler::Acted Scheduler::bounce(const std::vector<std::string>& ids) {
+  Acted acted;
+  for (const auto& id : ids) {
+    if (!queued(id)) {
+      acted.errors.push_back(id + ": no such message in the queue");
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      to_bounce_.insert(id);
+      held_.erase(id);  // bouncing ends a hold
+      take_out({id}, nullptr);
+      // In flight: finish() sends it back at once (defer()).
+      if (!in_flight_.count(id)) ready_.push_back({id, false, true});
+    }
+    spdlog::info("event=bounce_requested queue_id={}", id);
+    acted.done.push_back(id);
+  }
+  wake_.notify_all();
+  return acted;
+}
+
+void Scheduler::index_in_background(std::vector<std::string> ids) {
+  indexer_ = std::thread([this, ids = std::move(ids)] {
+    for (const auto& id : ids) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+      }
+      if (index_.find(id)) continue;
+      auto now = std::chrono::system_clock::to_time_t(clock_.now());
+      if (auto info = read_message_info(fs_, spool_.dir(), id, now)) index_.put_if_absent(std::move(*info));
+    }
+  });
+}
+
+}  // namespace tern::queue

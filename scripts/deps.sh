@@ -7,9 +7,9 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libunbound-dev libtomlplusplus-dev
-  libspdlog-dev libfmt-dev libcli11-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # unit tests, benchmarks, fuzzing
-  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # real peers for integration tests and benchmarks
   python3 python3-aiosmtpd swaks libnet-ssleay-perl postfix dnsmasq-base procps openssl
   # t-28: Postfix's SASL client needs Cyrus SASL's PLAIN/LOGIN plugins

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "app/queue_command.h"
 #include "app/sendmail.h"
 #include "app/serve.h"
 #include "app/user_command.h"
@@ -52,6 +53,8 @@ int main(int argc, char** argv) {
   check->add_option("--config,-c", config_path, "Configuration file (TOML)");
   tern::app::UserArgs user_args;
   tern::app::add_user_command(app, user_args, config_path);
+  tern::app::QueueArgs queue_args;
+  tern::app::add_queue_command(app, queue_args, config_path);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   }
   warn_if_password_readable(config_path, *config);
   if (!user_args.action.empty()) return tern::app::run_user_command(user_args, *config);
+  if (!queue_args.action.empty()) return tern::app::run_queue_command(queue_args, *config);
   if (check->parsed()) {
     // The certificate and key are read as `serve` reads them: missing,
     // unreadable, not PEM, or not a pair, each named by its key.

@@ -32,6 +32,8 @@
 #include "policy/recipient_policy.h"
 #include "queue/data_dir_lock.h"
 #include "queue/fs_check.h"
+#include "control/access.h"
+#include "control/server.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
 
@@ -239,8 +241,17 @@ int serve(const config::Config& config) {
   auto recovered = spool.open();
   if (!recovered) return start_failed(recovered.error().detail);
   scheduler.start(kDeliveryWorkers);
-  for (auto& id : *recovered) scheduler.enqueue(std::move(id));
+  for (const auto& id : *recovered) scheduler.enqueue(id);
   spdlog::info("event=recovered count={}", recovered->size());
+  scheduler.index_in_background(std::move(*recovered));
+  // tern queue, on a thread of its own (control/server.h).
+  control::ServerQueue queue_access(scheduler, config.data_dir + "/queue");
+  control::Server control(config.data_dir + "/control.sock", [&queue_access](std::string_view request) {
+    return control::handle_request(request, queue_access, std::time(nullptr));
+  });
+  if (auto controlled = control.start(); !controlled) {
+    spdlog::error("event=control_disabled detail={}", log_value(controlled.error().text));
+  }
   // Local submission (tern sendmail): maildrop/ into the queue, on this loop.
   Pickup pickup(io, spool, scheduler,
                 {.data_dir = config.data_dir, .hostname = config.hostname,
@@ -270,6 +281,7 @@ int serve(const config::Config& config) {
   }
   outbound.stop();
   password_worker.join();
+  control.stop();
   scheduler.stop();
   spool.stop();
   spdlog::info("event=stopped");

@@ -38,6 +38,12 @@ struct MessageInfo {
   std::vector<RecipientInfo> recipients;
 };
 
+// What a command of `tern queue` did, per queue id.
+struct Acted {
+  std::vector<std::string> done;
+  std::vector<std::string> errors;  // "<id>: <why>"
+};
+
 MessageInfo describe(const std::string& id, const proto::Envelope& envelope, std::uint64_t size,
                      const DeliveryState& state, std::string_view message_state);
 

@@ -71,10 +71,6 @@ class Scheduler {
 
   // What `tern queue` asks (control/, scheduler_control.cpp). Each acts on
   // the queued messages named and says, per id, what it did or why not.
-  struct Acted {
-    std::vector<std::string> done;
-    std::vector<std::string> errors;  // "<id>: <why>"
-  };
   // Tried now (not held ones).
   Acted flush(const std::vector<std::string>& ids);
   // Neither delivered nor expired until released; durable (a "held" record).

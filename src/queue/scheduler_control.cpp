@@ -69,7 +69,7 @@ void Scheduler::drop(const std::string& id, Round& round) {
   spdlog::info("event=removed queue_id={} by=admin", id);
 }
 
-Scheduler::Acted Scheduler::flush(const std::vector<std::string>& ids) {
+Acted Scheduler::flush(const std::vector<std::string>& ids) {
   Acted acted;
   std::set<std::string> wanted, deferred;
   for (const auto& id : ids) {
@@ -98,7 +98,7 @@ Scheduler::Acted Scheduler::flush(const std::vector<std::string>& ids) {
   return acted;
 }
 
-Scheduler::Acted Scheduler::hold(const std::vector<std::string>& ids) {
+Acted Scheduler::hold(const std::vector<std::string>& ids) {
   Acted acted;
   for (const auto& id : ids) {
     if (!queued(id)) {
@@ -125,7 +125,7 @@ Scheduler::Acted Scheduler::hold(const std::vector<std::string>& ids) {
   return acted;
 }
 
-Scheduler::Acted Scheduler::release(const std::vector<std::string>& ids) {
+Acted Scheduler::release(const std::vector<std::string>& ids) {
   Acted acted;
   for (const auto& id : ids) {
     bool held;
@@ -154,7 +154,7 @@ Scheduler::Acted Scheduler::release(const std::vector<std::string>& ids) {
   return acted;
 }
 
-Scheduler::Acted Scheduler::remove(const std::vector<std::string>& ids) {
+Acted Scheduler::remove(const std::vector<std::string>& ids) {
   Acted acted;
   Round round;
   bool removed = false;
@@ -182,7 +182,7 @@ Scheduler::Acted Scheduler::remove(const std::vector<std::string>& ids) {
   return acted;
 }
 
-Scheduler::Acted Scheduler::bounce(const std::vector<std::string>& ids) {
+Acted Scheduler::bounce(const std::vector<std::string>& ids) {
   Acted acted;
   for (const auto& id : ids) {
     if (!queued(id)) {

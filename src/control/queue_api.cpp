@@ -1,0 +1,202 @@
+#include "control/queue_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "base/text.h"
+
+namespace tern::control {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxIds = 100000;
+
+json to_json(const queue::MessageInfo& m, std::time_t now) {
+  json recipients = json::array();
+  for (const auto& r : m.recipients) {
+    recipients.push_back({{"address", r.address},
+                          {"status", r.status},
+                          {"reply", r.reply.empty() ? json(nullptr) : json(r.reply)}});
+  }
+  return {{"id", m.id},
+          {"arrival", m.arrival},
+          {"age", std::max<std::time_t>(0, now - m.arrival)},
+          {"size", m.size},
+          {"sender", m.sender},
+          {"state", m.state},
+          {"attempts", m.attempts},
+          {"next_attempt", m.next_attempt ? json(m.next_attempt) : json(nullptr)},
+          {"recipients", std::move(recipients)}};
+}
+
+std::string_view domain_of(std::string_view address) {
+  auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
+}
+
+bool waiting(const queue::RecipientInfo& r) { return r.status == "pending" || r.status == "deferred"; }
+
+// A recipient not yet done is in `domain`.
+bool waits_for(const queue::MessageInfo& m, std::string_view domain) {
+  return std::any_of(m.recipients.begin(), m.recipients.end(),
+                     [&](const auto& r) { return waiting(r) && iequals(domain_of(r.address), domain); });
+}
+
+json fail(std::string_view error) { return {{"ok", false}, {"error", error}}; }
+
+std::string reply(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json list(const json& request, QueueAccess& queue, std::time_t now) {
+  auto domain = request.value("domain", std::string());
+  auto state = request.value("state", std::string());
+  if (!state.empty() && state != "active" && state != "deferred" && state != "held") {
+    return fail("state must be active, deferred or held");
+  }
+  json messages = json::array();
+  for (const auto& m : queue.messages()) {
+    if (!state.empty() && m.state != state) continue;
+    if (!domain.empty() && !waits_for(m, domain)) continue;
+    messages.push_back(to_json(m, now));
+  }
+  return {{"ok", true}, {"source", queue.source()}, {"messages", std::move(messages)}};
+}
+
+json show(const json& request, QueueAccess& queue, std::time_t now) {
+  auto id = request.value("id", std::string());
+  if (!queue::valid_queue_id(id)) return fail("no such message in the queue: " + id);
+  auto message = queue.message(id);
+  if (!message) return fail(message.error().text);
+  auto out = to_json(*message, now);
+  auto headers = queue.headers(id);
+  out["headers"] = headers ? *headers : "";
+  json history = json::array();
+  history.push_back({{"time", message->arrival}, {"text", "received"}});
+  if (auto text = queue.state_text(id)) {
+    for (const auto& record : queue::reply_history(*text)) {
+      for (auto index : record.indexes) {
+        if (index >= message->recipients.size()) continue;
+        history.push_back({{"time", record.time},
+                           {"recipient", message->recipients[index].address},
+                           {"text", message->recipients[index].address + ": " + record.text}});
+      }
+    }
+  }
+  out["history"] = std::move(history);
+  return {{"ok", true}, {"source", queue.source()}, {"message", std::move(out)}};
+}
+
+std::size_t bucket_of(std::time_t age) {
+  std::size_t i = 0;
+  while (i < std::size(kBucketMinutes) && age >= kBucketMinutes[i] * 60) ++i;
+  return i;
+}
+
+// Like qshape: per destination domain of the recipients not yet done,
+// messages by age.
+json summary(QueueAccess& queue, std::time_t now) {
+  constexpr std::size_t kBuckets = std::size(kBucketMinutes) + 1;
+  std::map<std::string, std::vector<long>> domains;
+  std::vector<long> total(kBuckets, 0);
+  for (const auto& m : queue.messages()) {
+    auto bucket = bucket_of(now - m.arrival);
+    ++total[bucket];
+    std::set<std::string> seen;
+    for (const auto& r : m.recipients) {
+      if (!waiting(r)) continue;
+      auto domain = to_lower(domain_of(r.address));
+      if (!seen.insert(domain).second) continue;
+      auto& counts = domains[domain];
+      counts.resize(kBuckets, 0);
+      ++counts[bucket];
+    }
+  }
+  auto row = [](const std::vector<long>& counts) {
+    long sum = 0;
+    for (auto c : counts) sum += c;
+    return std::pair{sum, counts};
+  };
+  json buckets = json::array();
+  int low = 0;
+  for (auto minutes : kBucketMinutes) {
+    buckets.push_back(std::to_string(low) + "-" + std::to_string(minutes) + "m");
+    low = minutes;
+  }
+  buckets.push_back(std::to_string(low) + "m+");
+  std::vector<std::pair<std::string, std::pair<long, std::vector<long>>>> rows;
+  for (auto& [domain, counts] : domains) rows.emplace_back(domain, row(counts));
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  json list = json::array();
+  for (auto& [domain, counted] : rows) list.push_back({{"domain", domain}, {"total", counted.first}, {"counts", counted.second}});
+  auto [sum, counts] = row(total);
+  return {{"ok", true},
+          {"source", queue.source()},
+          {"buckets", std::move(buckets)},
+          {"domains", std::move(list)},
+          {"total", {{"total", sum}, {"counts", counts}}}};
+}
+
+// The ids a command names: "ids", or every message waiting for "domain",
+// or with "all" every message (held ones for release, the others else).
+Result<std::vector<std::string>> ids_of(const json& request, std::string_view command, QueueAccess& queue) {
+  std::vector<std::string> ids;
+  if (request.contains("ids")) {
+    if (!request["ids"].is_array() || request["ids"].size() > kMaxIds) return Error{0, "", "ids must be a list", ""};
+    for (const auto& id : request["ids"]) {
+      if (!id.is_string()) return Error{0, "", "ids must be strings", ""};
+      ids.push_back(id.get<std::string>());
+    }
+    if (ids.empty()) return Error{0, "", "no queue id given", ""};
+    return ids;
+  }
+  auto domain = request.value("domain", std::string());
+  bool all = request.value("all", false);
+  if (domain.empty() && !all) return Error{0, "", "give queue ids, a domain or all", ""};
+  if (all && command != "flush" && command != "release") return Error{0, "", std::string(command) + " takes no all", ""};
+  if (!domain.empty() && (command == "delete" || command == "bounce")) {
+    return Error{0, "", std::string(command) + " takes queue ids only", ""};
+  }
+  for (const auto& m : queue.messages()) {
+    if (!domain.empty() && !waits_for(m, domain)) continue;
+    if (command == "release" ? m.state != "held" : m.state == "held") continue;
+    ids.push_back(m.id);
+  }
+  return ids;
+}
+
+json act(const json& request, std::string_view command, QueueAccess& queue) {
+  auto ids = ids_of(request, command, queue);
+  if (!ids) return fail(ids.error().text);
+  for (const auto& id : *ids) {
+    if (!queue::valid_queue_id(id)) return fail("not a queue id: " + id);
+  }
+  auto acted = queue.act(command, *ids);
+  if (!acted) return fail(acted.error().text);
+  json out = {{"ok", acted->errors.empty()}, {"done", acted->done}, {"errors", acted->errors}};
+  if (!acted->errors.empty()) out["error"] = acted->errors.front();
+  return out;
+}
+
+}  // namespace
+
+std::string handle_request(std::string_view line, QueueAccess& queue, std::time_t now) {
+  try {
+    auto request = json::parse(line);
+    if (!request.is_object()) return reply(fail("a request is a JSON object"));
+    auto command = request.value("command", std::string());
+    if (command == "list") return reply(list(request, queue, now));
+    if (command == "show") return reply(show(request, queue, now));
+    if (command == "summary") return reply(summary(queue, now));
+    if (command == "flush" || command == "hold" || command == "release" || command == "delete" || command == "bounce") {
+      return reply(act(request, command, queue));
+    }
+    return reply(fail("unknown command: " + command));
+  } catch (const json::exception& e) {
+    return reply(fail(std::string("bad request: ") + e.what()));
+  }
+}
+
+}  // namespace tern::control

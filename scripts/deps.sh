@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libunbound-dev libtomlplusplus-dev
-  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   # unit tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # real peers for integration tests and benchmarks
@@ -18,6 +18,8 @@ packages=(
   e2fsprogs mount
   # issue 16: a private Dovecot as the LMTP mail store
   dovecot-core dovecot-lmtpd
+  # issue 17: /metrics parsed by Prometheus' own parser, the dashboard in a real browser
+  python3-prometheus-client chromium curl
 )
 
 missing=()

@@ -12,6 +12,7 @@ void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
   const auto& pending = delivery.pending();
   struct Group {
     Agent* agent = nullptr;
+    metrics::Kind kind = metrics::Kind::kSmtp;
     Job job;
     std::vector<std::size_t> positions;  // in pending()
   };
@@ -24,16 +25,20 @@ void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
     if (route && route->store->lmtp()) {
       group = &groups[{1, route->store->text, ""}];
       group->agent = &agents_.lmtp;
+      group->kind = metrics::Kind::kLmtp;
       group->job.store = route->store;
     } else if (route && local_.check(recipient.mailbox) == policy::LocalRecipients::Verdict::kUnknown) {
       // Not checked at RCPT (tern sendmail, a user removed since): no
       // Maildir is made for a name that is not a user (RFC 3463 X.1.1).
-      delivery.set(k, {Error{550, "5.1.1", "Recipient address rejected: User unknown",
-                             "no such user: " + recipient.mailbox.to_string()}, ""});
+      queue::RecipientOutcome unknown{Error{550, "5.1.1", "Recipient address rejected: User unknown",
+                                            "no such user: " + recipient.mailbox.to_string()}, ""};
+      unknown.kind = metrics::Kind::kMaildir;
+      delivery.set(k, std::move(unknown));
       continue;
     } else if (route) {
       group = &groups[{0, "", ""}];
       group->agent = &agents_.maildir;
+      group->kind = metrics::Kind::kMaildir;
     } else {
       auto domain = to_lower(recipient.mailbox.domain);
       auto alias = to_lower(recipient.alias);
@@ -49,16 +54,19 @@ void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
   }
   for (auto& [key, group] : groups) {
     if (group.agent->in_batch()) {
-      group.agent->deliver(std::move(group.job), batch, [&delivery, positions = group.positions](auto outcomes) {
-        for (std::size_t j = 0; j < positions.size() && j < outcomes.size(); ++j) {
-          delivery.set(positions[j], std::move(outcomes[j]));
-        }
-      });
+      group.agent->deliver(std::move(group.job), batch,
+                           [&delivery, positions = group.positions, kind = group.kind](auto outcomes) {
+                             for (std::size_t j = 0; j < positions.size() && j < outcomes.size(); ++j) {
+                               outcomes[j].kind = kind;
+                               delivery.set(positions[j], std::move(outcomes[j]));
+                             }
+                           });
       continue;
     }
     group.agent->deliver(std::move(group.job), batch,
-                         [part = delivery.part(), positions = group.positions](auto outcomes) mutable {
+                         [part = delivery.part(), positions = group.positions, kind = group.kind](auto outcomes) mutable {
                            for (std::size_t j = 0; j < positions.size() && j < outcomes.size(); ++j) {
+                             outcomes[j].kind = kind;
                              part.set(positions[j], std::move(outcomes[j]));
                            }
                            part.done();

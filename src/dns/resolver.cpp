@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "base/metrics.h"
+
 namespace tern::dns {
 
 namespace asio = boost::asio;
@@ -138,6 +140,7 @@ asio::awaitable<Resolver::Query> Resolver::query(std::string name, int type) {
           if (ub_cancel(ctx_, pending->id) == 0) delete token;
           Query q;
           q.detail = "timeout";
+          metrics::metrics().dns_failures.add();
           pending->finish(std::move(q));
         });
       },
@@ -146,6 +149,12 @@ asio::awaitable<Resolver::Query> Resolver::query(std::string name, int type) {
 
 Resolver::Query Resolver::read_result(int err, ub_result* result) {
   Query q;
+  struct CountFailure {
+    const Query& q;
+    ~CountFailure() {
+      if (!q.detail.empty()) metrics::metrics().dns_failures.add();
+    }
+  } count{q};
   if (err != 0 || !result) {
     q.detail = ub_strerror(err);
   } else if (result->bogus) {

@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "base/metrics.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "net/server.h"
@@ -147,6 +148,7 @@ asio::awaitable<bool> send(Stream& stream, smtp::server::Session& session, std::
                            const std::string& session_id) {
   auto output = session.take_output();
   if (output.empty()) co_return true;
+  metrics::count_replies(output);
   auto written = co_await stream.write(output, timeout);
   if (written == Stream::Written::kTimedOut) spdlog::info("event=timeout session={} during=write", session_id);
   co_return written == Stream::Written::kAll;
@@ -166,6 +168,7 @@ asio::awaitable<bool> start_tls(Stream& stream, const Server& server, smtp::serv
   spdlog::info("event=tls session={} protocol={} cipher={} bits={} resumed={}", session_id, info.version, info.cipher,
                info.bits, stream.resumed() ? "yes" : "no");
   session.tls_established(std::move(info));
+  metrics::metrics().tls_sessions.add();
   co_return true;
 }
 

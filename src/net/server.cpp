@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/metrics.h"
 #include "base/log.h"
 #include "net/connection.h"
 
@@ -153,14 +154,21 @@ void Server::accept_failed(Listening& listening, const config::Listener& listene
 
 bool Server::admit(const std::string& ip, tcp::socket& socket) {
   const auto& limits = context_.config.limits;
-  if (connections_ >= limits.max_connections) return false;
+  auto& counted = metrics::metrics();
+  counted.connections.add();
+  if (connections_ >= limits.max_connections) {
+    counted.connections_refused[static_cast<std::size_t>(metrics::Refusal::kMaxConnections)].add();
+    return false;
+  }
   auto& count = per_ip_[ip];
   if (count >= limits.max_connections_per_ip) {
     if (count == 0) per_ip_.erase(ip);
+    counted.connections_refused[static_cast<std::size_t>(metrics::Refusal::kMaxConnectionsPerIp)].add();
     return false;
   }
   ++count;
   ++connections_;
+  counted.connections_open.add(1);
   sockets_.insert(&socket);
   return true;
 }
@@ -168,6 +176,7 @@ bool Server::admit(const std::string& ip, tcp::socket& socket) {
 void Server::release(const std::string& ip, tcp::socket& socket) {
   sockets_.erase(&socket);
   --connections_;
+  metrics::metrics().connections_open.add(-1);
   auto it = per_ip_.find(ip);
   if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
 }

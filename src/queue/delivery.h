@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/metrics.h"
 #include "base/result.h"
 #include "queue/delivery_state.h"
 #include "queue/dsn.h"
@@ -36,6 +37,8 @@ struct RecipientOutcome {
   // The failure is tern's own verdict on the session (a mail loop, TLS
   // missing), not a reply of the server: DSNs must not say "host said".
   bool own_words = false;
+  // Which agent gave it (delivery/router.cpp), for the metrics.
+  metrics::Kind kind = metrics::Kind::kSmtp;
 };
 
 class Delivery : public std::enable_shared_from_this<Delivery> {

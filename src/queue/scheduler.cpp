@@ -518,8 +518,13 @@ Scheduler::Outcomes Scheduler::sort_outcomes(Delivery& a, std::time_t now_t) {
       o.parked = true;
       continue;
     }
+    auto kind = static_cast<std::size_t>(outcome.kind);
     if (outcome.result) {
       spdlog::info("event=delivered queue_id={} rcpt={} path={}", id, rcpt, log_value(*outcome.result));
+      metrics::metrics().delivered[kind].add();
+      if (auto arrival = queue_id_time(id)) {
+        metrics::metrics().delivery_latency.observe(static_cast<double>(std::max<std::time_t>(0, now_t - arrival)));
+      }
       o.done.push_back(index);
       if (outcome.success && wants_dsn(recipients[index], DsnKind::kSuccess)) {
         o.succeeded.push_back({index, *outcome.success, "2.0.0", outcome.remote_mta, "", "smtp", now_t, 0});
@@ -536,6 +541,8 @@ Scheduler::Outcomes Scheduler::sort_outcomes(Delivery& a, std::time_t now_t) {
                  id, rcpt, error.code, log_value(d.status.empty() ? "-" : d.status),
                  log_value(error.detail.empty() ? error.text : error.detail));
     (error.permanent() ? o.failed : o.deferred).push_back(std::move(d));
+    (error.permanent() ? metrics::metrics().bounced : metrics::metrics().deferred)[kind].add();
+    o.kinds.emplace(index, outcome.kind);
     o.replies.emplace_back(index, describe(error));
   }
   return o;
@@ -564,6 +571,7 @@ bool Scheduler::finish(Delivery& a, Round& round) {
     for (auto& d : o.deferred) {
       spdlog::warn("event=expired queue_id={} rcpt={}",
                    id, log_value(a.message().envelope.recipients[d.index].mailbox.to_string()));
+      metrics::metrics().expired[static_cast<std::size_t>(o.kinds[d.index])].add();
       expire(d);
       o.failed.push_back(std::move(d));
     }

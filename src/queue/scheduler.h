@@ -101,6 +101,7 @@ class Scheduler {
     std::vector<DsnRecipient> failed, deferred, succeeded;
     bool parked = false;  // some recipients were not tried (RecipientOutcome::not_attempted)
     std::vector<std::pair<std::size_t, std::string>> replies;  // of deferred and failed ones
+    std::map<std::size_t, metrics::Kind> kinds;                 // of deferred and failed ones
   };
   struct Ready {
     std::string id;

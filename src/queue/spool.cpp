@@ -7,6 +7,7 @@
 
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "queue/delivery_state.h"
 #include "queue/envelope_file.h"
 
@@ -290,10 +291,13 @@ void Spool::commit_batch(std::vector<PendingCommit>& batch) {
       if (!results[i]) fs_.unlink(committed_path(w));
     }
   }
+  metrics::metrics().group_commit.observe(static_cast<double>(batch.size()));
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!results[i]) {
       spdlog::error("event=commit_failed queue_id={} detail={}", batch[i].writer->id_,
                     log_value(results[i].error().detail));
+    } else if (batch[i].writer->held_for_.empty()) {
+      metrics::metrics().messages_received.add();  // not a DSN of ours
     }
     batch[i].writer.reset();  // a failed message's tmp file goes before the reply
     batch[i].done(std::move(results[i]));

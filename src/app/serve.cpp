@@ -34,6 +34,7 @@
 #include "queue/fs_check.h"
 #include "control/access.h"
 #include "control/server.h"
+#include "http/http_server.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
 
@@ -238,6 +239,18 @@ int serve(const config::Config& config) {
   SystemdNotifier systemd;
   handle_signals(signals, server, io, aliases.get(), systemd);
   if (auto listening = server.listen(); !listening) return start_failed(listening.error().text);
+  control::ServerQueue queue_access(scheduler, config.data_dir + "/queue");
+  // /metrics and the dashboard, when [http] address is set.
+  std::unique_ptr<http::HttpServer> http_server;
+  if (!config.http.address.empty()) {
+    http_server = std::make_unique<http::HttpServer>(
+        config.http,
+        [&queue_access](std::string_view request) {
+          return control::handle_request(request, queue_access, std::time(nullptr));
+        },
+        [&scheduler] { return metrics::render(metrics::metrics(), scheduler.queue_gauges()); });
+    if (auto serving = http_server->start(); !serving) return start_failed(serving.error().text);
+  }
   auto recovered = spool.open();
   if (!recovered) return start_failed(recovered.error().detail);
   scheduler.start(kDeliveryWorkers);
@@ -245,7 +258,6 @@ int serve(const config::Config& config) {
   spdlog::info("event=recovered count={}", recovered->size());
   scheduler.index_in_background(std::move(*recovered));
   // tern queue, on a thread of its own (control/server.h).
-  control::ServerQueue queue_access(scheduler, config.data_dir + "/queue");
   control::Server control(config.data_dir + "/control.sock", [&queue_access](std::string_view request) {
     return control::handle_request(request, queue_access, std::time(nullptr));
   });
@@ -281,6 +293,7 @@ int serve(const config::Config& config) {
   }
   outbound.stop();
   password_worker.join();
+  if (http_server) http_server->stop();
   control.stop();
   scheduler.stop();
   spool.stop();

@@ -269,6 +269,24 @@ void read_dns(Reader& r, const toml::node& node, Dns& dns) {
   r.table(*t, "dns", keys);
 }
 
+void read_http(Reader& r, const toml::node& node, Http& http) {
+  const auto* t = node.as_table();
+  if (!t) return r.fail(node, "'http' must be a table");
+  std::map<std::string, Handler> keys{
+      {"address", [&](auto& n, auto& k) {
+         r.string(n, k, http.address);
+         Listener probe{http.address, "", 0};
+         in6_addr ip{};
+         bool ok = parse_host_port(probe) && (inet_pton(AF_INET, probe.host.c_str(), &ip) == 1 ||
+                                              inet_pton(AF_INET6, probe.host.c_str(), &ip) == 1);
+         if (!r.error && !ok) r.fail(n, fmt::format("'{}' must be ip:port, like \"127.0.0.1:9025\"", k));
+         http.host = probe.host;
+         http.port = probe.port;
+       }},
+  };
+  r.table(*t, "http", keys);
+}
+
 bool is_address(std::string_view text) {
   auto at = text.rfind('@');
   return at != std::string_view::npos && is_user_name(text.substr(0, at)) && is_host_name(text.substr(at + 1), true);
@@ -589,6 +607,7 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
       {"relay", [&](auto& n, auto&) { read_relay(r, n, config.relay); }},
       {"outbound", [&](auto& n, auto&) { read_outbound(r, n, config.outbound); }},
       {"dns", [&](auto& n, auto&) { read_dns(r, n, config.dns); }},
+      {"http", [&](auto& n, auto&) { read_http(r, n, config.http); }},
       {"tls", [&](auto& n, auto&) { read_tls(r, n, config.tls); }},
       {"auth", [&](auto& n, auto&) { read_auth(r, n, config.auth); }},
       {"domain", [&](auto& n, auto&) { read_domains(r, n, config.local); }},

@@ -158,6 +158,13 @@ struct Dns {
   std::vector<std::string> servers;  // "ip:port"; empty: /etc/resolv.conf
 };
 
+// /metrics (Prometheus) and the dashboard. Off unless an address is given.
+struct Http {
+  std::string address;  // "ip:port"; empty: no HTTP server
+  std::string host;
+  std::uint16_t port = 0;
+};
+
 struct Config {
   std::string hostname;  // default: the system's host name
   std::string data_dir = "var";
@@ -170,6 +177,7 @@ struct Config {
   Relay relay;
   Outbound outbound;
   Dns dns;
+  Http http;
   Tls tls;
   Auth auth;
 };

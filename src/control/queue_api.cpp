@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "base/metrics.h"
 #include "base/text.h"
 
 namespace tern::control {
@@ -180,6 +181,44 @@ json act(const json& request, std::string_view command, QueueAccess& queue) {
   return out;
 }
 
+json recent(QueueAccess& queue) {
+  json events = json::array();
+  for (const auto& e : queue.recent()) {
+    events.push_back({{"time", e.time}, {"id", e.id}, {"recipient", e.recipient}, {"outcome", e.outcome}, {"reply", e.reply}});
+  }
+  return {{"ok", true}, {"source", queue.source()}, {"events", std::move(events)}};
+}
+
+// The counters, and messages per second in and out between the samples of
+// the last minutes (metrics::History).
+json stats(QueueAccess& queue, std::time_t now) {
+  const auto& m = metrics::metrics();
+  auto messages = queue.messages();
+  std::time_t oldest = now;
+  for (const auto& message : messages) oldest = std::min(oldest, message.arrival);
+  std::uint64_t delivered = 0, bounced = 0;
+  for (std::size_t i = 0; i < metrics::kKinds.size(); ++i) {
+    delivered += m.delivered[i].value();
+    bounced += m.bounced[i].value() + m.expired[i].value();
+  }
+  json rates = json::array();
+  auto samples = metrics::history().samples();
+  for (std::size_t i = 1; i < samples.size(); ++i) {
+    auto seconds = static_cast<double>(std::max<std::int64_t>(1, samples[i].time - samples[i - 1].time));
+    rates.push_back({{"time", samples[i].time},
+                     {"in", static_cast<double>(samples[i].received - samples[i - 1].received) / seconds},
+                     {"out", static_cast<double>(samples[i].delivered - samples[i - 1].delivered) / seconds}});
+  }
+  return {{"ok", true},
+          {"source", queue.source()},
+          {"queue", messages.size()},
+          {"oldest_age", now - oldest},
+          {"received", m.messages_received.value()},
+          {"delivered", delivered},
+          {"bounced", bounced},
+          {"rates", std::move(rates)}};
+}
+
 }  // namespace
 
 std::string handle_request(std::string_view line, QueueAccess& queue, std::time_t now) {
@@ -190,6 +229,8 @@ std::string handle_request(std::string_view line, QueueAccess& queue, std::time_
     if (command == "list") return reply(list(request, queue, now));
     if (command == "show") return reply(show(request, queue, now));
     if (command == "summary") return reply(summary(queue, now));
+    if (command == "recent") return reply(recent(queue));
+    if (command == "stats") return reply(stats(queue, now));
     if (command == "flush" || command == "hold" || command == "release" || command == "delete" || command == "bounce") {
       return reply(act(request, command, queue));
     }

@@ -8,6 +8,9 @@
 //   list     [domain] [state]      -> {"ok", "source", "messages": [...]}
 //   show     id                    -> {"ok", "source", "message": {..., "headers", "history"}}
 //   summary                        -> {"ok", "source", "buckets", "domains", "total"}
+//   recent                         -> {"ok", "events": [{time, id, recipient, outcome, reply}]}
+//   stats                          -> {"ok", "queue", "oldest_age", "received", "delivered",
+//                                      "bounced", "rates": [{time, in, out}] (messages/s)}
 //   flush    ids | domain | all    -> {"ok", "done": [ids], "errors": [...]}
 //   hold     ids | domain
 //   release  ids | domain | all
@@ -36,6 +39,7 @@ class QueueAccess {
   virtual Result<queue::MessageInfo> message(const std::string& id) = 0;
   virtual Result<std::string> headers(const std::string& id) = 0;
   virtual Result<std::string> state_text(const std::string& id) = 0;
+  virtual std::vector<queue::RecentEvent> recent() = 0;
   // flush, hold, release, delete, bounce.
   virtual Result<queue::Acted> act(std::string_view command, const std::vector<std::string>& ids) = 0;
 };

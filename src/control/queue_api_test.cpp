@@ -38,6 +38,7 @@ class FakeQueue : public QueueAccess {
   Result<std::string> state_text(const std::string&) override {
     return queue::reply_record(kNow - 60, {1}, "451 4.4.0 later");
   }
+  std::vector<queue::RecentEvent> recent() override { return {{kNow, "0A1", "bob@remote.test", "deferred", "451 x"}}; }
   Result<queue::Acted> act(std::string_view command, const std::vector<std::string>& ids) override {
     acted[std::string(command)] = ids;
     queue::Acted out;

@@ -79,6 +79,26 @@ std::vector<MessageInfo> QueueIndex::snapshot() const {
   return out;
 }
 
+void QueueIndex::note(RecentEvent event) {
+  std::lock_guard lock(mutex_);
+  recent_.push_front(std::move(event));
+  if (recent_.size() > kRecent) recent_.pop_back();
+}
+
+std::vector<RecentEvent> QueueIndex::recent() const {
+  std::lock_guard lock(mutex_);
+  return {recent_.begin(), recent_.end()};
+}
+
+std::optional<std::time_t> QueueIndex::oldest_arrival() const {
+  std::lock_guard lock(mutex_);
+  std::optional<std::time_t> oldest;
+  for (const auto& [id, info] : messages_) {
+    if (!oldest || info.arrival < *oldest) oldest = info.arrival;
+  }
+  return oldest;
+}
+
 std::size_t QueueIndex::size() const {
   std::lock_guard lock(mutex_);
   return messages_.size();

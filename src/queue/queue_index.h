@@ -5,6 +5,7 @@
 // with no server running, read_message_info() reads it from the files.
 #include <cstdint>
 #include <ctime>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,8 +48,21 @@ struct Acted {
 MessageInfo describe(const std::string& id, const proto::Envelope& envelope, std::uint64_t size,
                      const DeliveryState& state, std::string_view message_state);
 
+// A recipient's delivery that failed, for the dashboard's latest list.
+struct RecentEvent {
+  std::time_t time = 0;
+  std::string id, recipient;
+  std::string outcome;  // "deferred", "failed" or "expired"
+  std::string reply;
+};
+
 class QueueIndex {
  public:
+  // The last kRecent deferrals and failures, newest first.
+  static constexpr std::size_t kRecent = 50;
+  void note(RecentEvent event);
+  std::vector<RecentEvent> recent() const;
+
   void put(MessageInfo info);
   // Only when no newer description is there (warming up after a start).
   void put_if_absent(MessageInfo info);
@@ -57,10 +71,12 @@ class QueueIndex {
   std::optional<MessageInfo> find(const std::string& id) const;
   std::vector<MessageInfo> snapshot() const;
   std::size_t size() const;
+  std::optional<std::time_t> oldest_arrival() const;
 
  private:
   mutable std::mutex mutex_;
   std::unordered_map<std::string, MessageInfo> messages_;
+  std::deque<RecentEvent> recent_;
 };
 
 // A queue id as tern makes them (base/ids.h): what is not one never becomes

@@ -577,6 +577,7 @@ bool Scheduler::finish(Delivery& a, Round& round) {
     }
     o.deferred.clear();
   }
+  note_recent(a, o, now_t);
   std::string lines;
   for (auto index : o.done) {
     a.state().done[index] = true;
@@ -620,6 +621,16 @@ std::string Scheduler::reply_records(Delivery& a, const Outcomes& o, std::time_t
   std::string lines;
   for (const auto& [text, indexes] : by_reply) lines += reply_record(now_t, indexes, text);
   return lines;
+}
+
+void Scheduler::note_recent(const Delivery& a, const Outcomes& o, std::time_t now_t) {
+  std::map<std::size_t, std::string> replies(o.replies.begin(), o.replies.end());
+  const auto& recipients = a.message().envelope.recipients;
+  auto note = [&](const DsnRecipient& d, const char* outcome) {
+    index_.note({now_t, a.message().id, recipients[d.index].mailbox.to_string(), outcome, replies[d.index]});
+  };
+  for (const auto& d : o.deferred) note(d, "deferred");
+  for (const auto& d : o.failed) note(d, d.status == kExpiredStatus ? "expired" : "failed");
 }
 
 void Scheduler::index_attempt(Delivery& a) {

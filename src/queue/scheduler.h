@@ -83,6 +83,7 @@ class Scheduler {
   Acted bounce(const std::vector<std::string>& ids);
   // Every queued message, as the scheduler last saw it.
   const QueueIndex& index() const { return index_; }
+  metrics::QueueGauges queue_gauges() const;
   // Describes the messages found at the start in the background (those not
   // described by an attempt meanwhile).
   void index_in_background(std::vector<std::string> ids);
@@ -137,6 +138,7 @@ class Scheduler {
   void unloadable(const std::string& id, const Error& error);
   std::string reply_records(Delivery& delivery, const Outcomes& outcomes, std::time_t now_t);
   void index_attempt(Delivery& delivery);
+  void note_recent(const Delivery& delivery, const Outcomes& outcomes, std::time_t now_t);
   // scheduler_control.cpp
   bool queued(const std::string& id) const;
   void take_out(const std::set<std::string>& ids, std::set<std::string>* deferred);

@@ -204,6 +204,12 @@ Acted Scheduler::bounce(const std::vector<std::string>& ids) {
   return acted;
 }
 
+metrics::QueueGauges Scheduler::queue_gauges() const {
+  auto oldest = index_.oldest_arrival();
+  auto now = std::chrono::system_clock::to_time_t(clock_.now());
+  return {index_.size(), oldest ? std::max<std::int64_t>(0, now - *oldest) : 0};
+}
+
 void Scheduler::index_in_background(std::vector<std::string> ids) {
   indexer_ = std::thread([this, ids = std::move(ids)] {
     for (const auto& id : ids) {

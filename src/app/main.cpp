@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   tern::app::add_user_command(app, user_args, config_path);
   tern::app::QueueArgs queue_args;
   tern::app::add_queue_command(app, queue_args, config_path);
+  auto* reload = app.add_subcommand("reload", "Make the running server read its configuration again");
+  reload->add_option("--config,-c", config_path, "Configuration file (TOML); the one the server runs with");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
   warn_if_password_readable(config_path, *config);
   if (!user_args.action.empty()) return tern::app::run_user_command(user_args, *config);
   if (!queue_args.action.empty()) return tern::app::run_queue_command(queue_args, *config);
+  if (reload->parsed()) return tern::app::run_reload_command(*config);
   if (check->parsed()) {
     // The certificate and key are read as `serve` reads them: missing,
     // unreadable, not PEM, or not a pair, each named by its key.
@@ -98,5 +101,5 @@ int main(int argc, char** argv) {
     std::cout << "config ok\n";
     return 0;
   }
-  return tern::app::serve(*config);
+  return tern::app::serve(*config, config_path);
 }

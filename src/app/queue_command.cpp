@@ -185,16 +185,17 @@ int run_queue_command(const QueueArgs& args, const config::Config& config) {
   } else {
     return fail(answer.error().text);
   }
-  json reply;
-  try {
-    reply = json::parse(line);
-  } catch (const json::exception&) {
-    return fail("the server's reply is not JSON");
+  // The server's line as it is, when it says "ok" (its first key): a list
+  // of 100,000 messages is not parsed and written again.
+  if (args.json && line.starts_with(R"({"ok":true,)")) {
+    std::cout << line << "\n";
+    return 0;
   }
+  json reply = json::parse(line, nullptr, false);
+  if (!reply.is_object()) return fail("the server's reply is not JSON");
   int status = reply.value("ok", false) ? 0 : 1;
   if (args.json) {
-    reply.erase("ok");
-    std::cout << reply.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << line << "\n";
   } else if (reply.contains("messages")) {
     print_list(reply);
   } else if (reply.contains("message")) {
@@ -211,6 +212,29 @@ int run_queue_command(const QueueArgs& args, const config::Config& config) {
     return fail(str(reply, "error"));
   }
   return status;
+}
+
+int run_reload_command(const config::Config& config) {
+  auto answer = control::ask(config.data_dir + "/control.sock", R"({"command":"reload"})");
+  if (!answer) {
+    std::cerr << "tern: reload: "
+              << (answer.error().enhanced == control::kNotRunning ? "the server is not running (no one answers on " +
+                                                                        answer.error().text + ")"
+                                                                  : answer.error().text)
+              << "\n";
+    return 1;
+  }
+  json reply = json::parse(*answer, nullptr, false);
+  if (!reply.is_object()) {
+    std::cerr << "tern: reload: the server's reply is not JSON\n";
+    return 1;
+  }
+  if (!reply.value("ok", false)) {
+    std::cerr << "tern: reload refused: " << printable(str(reply, "error")) << "\n";
+    return 1;
+  }
+  std::cout << printable(str(reply, "result")) << "\n";
+  return 0;
 }
 
 }  // namespace tern::app

@@ -29,4 +29,8 @@ void add_queue_command(CLI::App& app, QueueArgs& args, std::string& config_path)
 // Exit status: 0, or 1 after saying on stderr what went wrong.
 int run_queue_command(const QueueArgs& args, const config::Config& config);
 
+// `tern reload`: the running server reads its configuration again
+// (app/reload.h) and says what it did.
+int run_reload_command(const config::Config& config);
+
 }  // namespace tern::app

@@ -1,6 +1,7 @@
 #include "app/serve.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -10,11 +11,13 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <future>
 #include <iostream>
 #include <thread>
 
 #include "base/log.h"
 #include "app/pickup.h"
+#include "app/reload.h"
 #include "app/systemd.h"
 #include "auth/user_db.h"
 #include "delivery/lmtp.h"
@@ -115,22 +118,24 @@ delivery::RemoteConfig remote_config_of(const config::Config& config) {
   return remote_config;
 }
 
+// A reload, with systemd told (RELOADING=1, then READY=1 either way).
+Result<std::string> reload_and_tell(Reloader& reloader, const SystemdNotifier& systemd) {
+  systemd.reloading();
+  auto result = reloader.reload();
+  systemd.ready(result ? "reloaded" : "reload refused");
+  return result;
+}
+
 // SIGTERM and SIGINT stop tern: open sessions are told 421 4.3.2 (RFC 5321
-// 3.8), then the loop ends. SIGHUP reads the TLS certificate and key and
-// the aliases file again (the users file, and the aliases file too, are
-// re-read whenever they change); the rest of the configuration is read only
-// at start.
+// 3.8), then the loop ends. SIGHUP reads the configuration again (reload.h).
 void handle_signals(boost::asio::signal_set& signals, net::Server& server, boost::asio::io_context& io,
-                    policy::AliasesFile* aliases, const SystemdNotifier& systemd) {
-  signals.async_wait([&, aliases](boost::system::error_code ec, int signal) {
+                    Reloader& reloader, const SystemdNotifier& systemd) {
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
       spdlog::info("event=sighup");
-      systemd.reloading();
-      server.reload_tls();
-      if (aliases) aliases->reload();
-      systemd.ready("reloaded");
-      return handle_signals(signals, server, io, aliases, systemd);
+      (void)reload_and_tell(reloader, systemd);
+      return handle_signals(signals, server, io, reloader, systemd);
     }
     spdlog::info("event=stopping signal={}", signal);
     systemd.stopping();
@@ -152,41 +157,21 @@ void keep_watchdog(boost::asio::steady_timer& timer, const SystemdNotifier& syst
 
 }  // namespace
 
-int serve(const config::Config& config) {
+int serve(const config::Config& config, const std::string& config_path) {
   if (!setup_logging(config.log_level, config.log_format)) {
     std::cerr << "tern: unknown log_level " << config.log_level << " or log_format " << config.log_format << "\n";
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
   raise_file_limit();
-  auto networks = policy::Networks::parse(config.relay.networks);
-  if (!networks) return start_failed(networks.error().text);
-  // Who receives mail here: the users file and the aliases file change
-  // while tern runs.
+  // Who receives mail here: the users file changes while tern runs (it is
+  // read again when it does); the rest is in the settings (net/settings.h),
+  // made again on a reload.
   auth::UserStore users(config.auth.users_file);
-  std::shared_ptr<policy::AliasesFile> aliases;
-  if (!config.local.aliases.empty()) {
-    const auto& domains = config.local.domains;
-    auto opened = policy::AliasesFile::open(config.local.aliases, [&domains](std::string_view d) {
-      return std::find(domains.begin(), domains.end(), d) != domains.end();
-    });
-    if (!opened) return start_failed(opened.error().text);
-    aliases = std::move(opened.value());
-  }
-  policy::LocalRecipients local(
-      config.local, {aliases ? std::function([aliases] { return aliases->current(); }) : nullptr,
-                     [&users](std::string_view address) { return users.exists(address); }});
-  policy::RecipientPolicy policy(local, std::move(networks.value()));
-  policy::SenderLogins sender_logins(config.auth.senders);
-  std::shared_ptr<net::TlsContext> tls;
   auto ticket_keys = std::make_shared<net::TicketKeys>();
-  if (config.tls.enabled()) {
-    auto loaded = net::TlsContext::load(config.tls, ticket_keys);
-    if (!loaded) return start_failed(loaded.error().text);
-    tls = std::move(loaded.value());
-    spdlog::info("event=tls_certificate subject={} not_after={}", log_value(tls->subject()),
-                 log_value(tls->not_after()));
-  }
+  auto made = make_settings(config, users, ticket_keys, nullptr);
+  if (!made) return start_failed(made.error().text);
+  net::CurrentSettings current(*made);
   // Password checks: one worker, so that hashing (slow on purpose) never
   // holds up the network thread, and a flood of AUTH attempts costs one
   // core at most.
@@ -217,7 +202,12 @@ int serve(const config::Config& config) {
                               {.session = remote_config,
                                .max_connections = config.outbound.max_connections_per_destination,
                                .max_waiting = config.outbound.max_waiting_per_destination});
-  delivery::Router router(local, {maildir_agent, lmtp, smtp_agent});
+  delivery::Router router(
+      [&current] {
+        auto settings = current.get();
+        return std::shared_ptr<const policy::LocalRecipients>(settings, settings->local.get());
+      },
+      {maildir_agent, lmtp, smtp_agent});
   queue::RetryPolicy retry{config.queue.retry_interval, config.queue.max_retry_interval,
                           config.queue.max_lifetime, config.queue.delay_warning};
   queue::Scheduler scheduler(
@@ -232,12 +222,13 @@ int serve(const config::Config& config) {
   net::VerifyRecipient verify = [&probe](const config::MailStore& store, const proto::Mailbox& recipient) {
     return probe.verify(store, recipient);
   };
-  net::Server server(io, {config, policy, sender_logins, spool, scheduler, password_check, verify}, tls, ticket_keys);
+  net::Server server(io, {spool, scheduler, password_check, verify}, current.get());
+  Reloader reloader(config_path, users, ticket_keys, server, current);
   // Signals are taken before anything listens: whoever sees the port open
   // may stop tern at once.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   SystemdNotifier systemd;
-  handle_signals(signals, server, io, aliases.get(), systemd);
+  handle_signals(signals, server, io, reloader, systemd);
   if (auto listening = server.listen(); !listening) return start_failed(listening.error().text);
   control::ServerQueue queue_access(scheduler, config.data_dir + "/queue");
   // /metrics and the dashboard, when [http] address is set.
@@ -258,8 +249,12 @@ int serve(const config::Config& config) {
   spdlog::info("event=recovered count={}", recovered->size());
   scheduler.index_in_background(std::move(*recovered));
   // tern queue, on a thread of its own (control/server.h).
-  control::Server control(config.data_dir + "/control.sock", [&queue_access](std::string_view request) {
-    return control::handle_request(request, queue_access, std::time(nullptr));
+  control::Server control(config.data_dir + "/control.sock", [&](std::string_view request) {
+    if (!control::is_command(request, "reload")) return control::handle_request(request, queue_access, std::time(nullptr));
+    // On the network thread, as SIGHUP's; the control thread waits.
+    std::promise<Result<std::string>> done;
+    boost::asio::post(io, [&] { done.set_value(reload_and_tell(reloader, systemd)); });
+    return control::reload_reply(done.get_future().get());
   });
   if (auto controlled = control.start(); !controlled) {
     spdlog::error("event=control_disabled detail={}", log_value(controlled.error().text));
@@ -268,7 +263,7 @@ int serve(const config::Config& config) {
   Pickup pickup(io, spool, scheduler,
                 {.data_dir = config.data_dir, .hostname = config.hostname,
                  .max_message_size = config.limits.max_message_size,
-                 .expand = [&local](const auto& recipients) { return local.expand_all(recipients); }});
+                 .expand = [&current](const auto& recipients) { return current.get()->local->expand_all(recipients); }});
   if (auto picking = pickup.start(); !picking) {
     spdlog::error("event=pickup_disabled detail={}", log_value(picking.error().detail));
   }

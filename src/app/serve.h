@@ -1,9 +1,12 @@
 #pragma once
+#include <string>
+
 #include "config/config.h"
 
 namespace tern::app {
 
 // Runs the server until SIGTERM or SIGINT; returns the process exit code.
-int serve(const config::Config& config);
+// `config_path` (empty: the embedded default) is read again on a reload.
+int serve(const config::Config& config, const std::string& config_path);
 
 }  // namespace tern::app

@@ -21,26 +21,6 @@ std::size_t utf8_length(std::string_view text, std::size_t i) {
   return n;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\u{:04x}", c);
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else if (auto n = utf8_length(text, i)) {
-      out.append(text.substr(i, n));
-      i += n - 1;
-    } else {
-      out += "\\ufffd";  // not UTF-8: the byte cannot be carried as it is
-    }
-  }
-  out += '"';
-}
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -86,6 +66,27 @@ bool is_key(std::string_view key) {
 }
 
 }  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04x}", c);
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (auto n = utf8_length(text, i)) {
+      out.append(text.substr(i, n));
+      i += n - 1;
+    } else {
+      out += "\\ufffd";  // not UTF-8: the byte cannot be carried as it is
+    }
+  }
+  out += '"';
+}
 
 std::string json_log_fields(std::string_view message) {
   std::vector<std::pair<std::string, std::string>> fields;

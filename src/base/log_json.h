@@ -13,6 +13,10 @@
 
 namespace tern {
 
+// `text` as a JSON string (RFC 8259 7): control characters as \u00XX,
+// bytes that are not UTF-8 as U+FFFD.
+void append_json_string(std::string& out, std::string_view text);
+
 // The JSON object for one text message ("key=value ..."); text that is not
 // in that form goes into "message".
 std::string json_log_fields(std::string_view message);

@@ -1,11 +1,13 @@
 #include "control/queue_api.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <map>
 #include <set>
 
+#include "base/log_json.h"
 #include "base/metrics.h"
 #include "base/text.h"
 
@@ -15,24 +17,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxIds = 100000;
-
-json to_json(const queue::MessageInfo& m, std::time_t now) {
-  json recipients = json::array();
-  for (const auto& r : m.recipients) {
-    recipients.push_back({{"address", r.address},
-                          {"status", r.status},
-                          {"reply", r.reply.empty() ? json(nullptr) : json(r.reply)}});
-  }
-  return {{"id", m.id},
-          {"arrival", m.arrival},
-          {"age", std::max<std::time_t>(0, now - m.arrival)},
-          {"size", m.size},
-          {"sender", m.sender},
-          {"state", m.state},
-          {"attempts", m.attempts},
-          {"next_attempt", m.next_attempt ? json(m.next_attempt) : json(nullptr)},
-          {"recipients", std::move(recipients)}};
-}
 
 std::string_view domain_of(std::string_view address) {
   auto at = address.rfind('@');
@@ -51,19 +35,56 @@ json fail(std::string_view error) { return {{"ok", false}, {"error", error}}; }
 
 std::string reply(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-json list(const json& request, QueueAccess& queue, std::time_t now) {
+// One message as JSON, written straight into `out`: a list of 100,000
+// messages is 40 MB, and a DOM of it would cost ten times that.
+void append_message(std::string& out, const queue::MessageInfo& m, std::time_t now) {
+  out += "{\"id\":";
+  append_json_string(out, m.id);
+  out += fmt::format(",\"arrival\":{},\"age\":{},\"size\":{},\"sender\":", m.arrival,
+                     std::max<std::time_t>(0, now - m.arrival), m.size);
+  append_json_string(out, m.sender);
+  out += ",\"state\":";
+  append_json_string(out, m.state);
+  out += fmt::format(",\"attempts\":{},\"next_attempt\":", m.attempts);
+  out += m.next_attempt ? std::to_string(m.next_attempt) : "null";
+  out += ",\"recipients\":[";
+  for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+    const auto& r = m.recipients[i];
+    out += i ? ",{\"address\":" : "{\"address\":";
+    append_json_string(out, r.address);
+    out += ",\"status\":";
+    append_json_string(out, r.status);
+    out += ",\"reply\":";
+    if (r.reply.empty()) {
+      out += "null";
+    } else {
+      append_json_string(out, r.reply);
+    }
+    out += '}';
+  }
+  out += "]}";
+}
+
+// The reply itself, not a DOM ("ok" first: the CLI looks at it alone).
+std::string list(const json& request, QueueAccess& queue, std::time_t now) {
   auto domain = request.value("domain", std::string());
   auto state = request.value("state", std::string());
   if (!state.empty() && state != "active" && state != "deferred" && state != "held") {
-    return fail("state must be active, deferred or held");
+    return reply(fail("state must be active, deferred or held"));
   }
-  json messages = json::array();
+  std::string out = "{\"ok\":true,\"source\":";
+  append_json_string(out, queue.source());
+  out += ",\"messages\":[";
+  bool first = true;
   for (const auto& m : queue.messages()) {
     if (!state.empty() && m.state != state) continue;
     if (!domain.empty() && !waits_for(m, domain)) continue;
-    messages.push_back(to_json(m, now));
+    if (!first) out += ',';
+    first = false;
+    append_message(out, m, now);
   }
-  return {{"ok", true}, {"source", queue.source()}, {"messages", std::move(messages)}};
+  out += "]}";
+  return out;
 }
 
 json show(const json& request, QueueAccess& queue, std::time_t now) {
@@ -71,7 +92,9 @@ json show(const json& request, QueueAccess& queue, std::time_t now) {
   if (!queue::valid_queue_id(id)) return fail("no such message in the queue: " + id);
   auto message = queue.message(id);
   if (!message) return fail(message.error().text);
-  auto out = to_json(*message, now);
+  std::string text;
+  append_message(text, *message, now);
+  auto out = json::parse(text);
   auto headers = queue.headers(id);
   out["headers"] = headers ? *headers : "";
   json history = json::array();
@@ -221,12 +244,24 @@ json stats(QueueAccess& queue, std::time_t now) {
 
 }  // namespace
 
+bool is_command(std::string_view line, std::string_view command) {
+  auto request = json::parse(line, nullptr, false);
+  if (!request.is_object()) return false;
+  auto found = request.find("command");
+  return found != request.end() && found->is_string() && found->get<std::string>() == command;
+}
+
+std::string reload_reply(const Result<std::string>& result) {
+  if (!result) return reply(fail(result.error().text));
+  return reply({{"ok", true}, {"result", *result}});
+}
+
 std::string handle_request(std::string_view line, QueueAccess& queue, std::time_t now) {
   try {
     auto request = json::parse(line);
     if (!request.is_object()) return reply(fail("a request is a JSON object"));
     auto command = request.value("command", std::string());
-    if (command == "list") return reply(list(request, queue, now));
+    if (command == "list") return list(request, queue, now);
     if (command == "show") return reply(show(request, queue, now));
     if (command == "summary") return reply(summary(queue, now));
     if (command == "recent") return reply(recent(queue));

@@ -16,6 +16,7 @@
 //   release  ids | domain | all
 //   delete   ids
 //   bounce   ids
+//   reload                         -> {"ok", "result"}: the configuration read again
 // "ok" is false with "error" when the request itself fails, and when any
 // id of a command failed (the others were acted on).
 #include <ctime>
@@ -47,6 +48,12 @@ class QueueAccess {
 // The reply to one request line (a JSON object, without the line end).
 // Never throws: a malformed request gets {"ok": false, "error": ...}.
 std::string handle_request(std::string_view line, QueueAccess& queue, std::time_t now);
+
+// A request for `command` (the server answers "reload" itself, on its
+// network thread: app/reload.h).
+bool is_command(std::string_view line, std::string_view command);
+// {"ok": true, "result": text} or {"ok": false, "error": text}.
+std::string reload_reply(const Result<std::string>& result);
 
 // The age buckets of `summary`, as Postfix's qshape has them (minutes).
 inline constexpr int kBucketMinutes[] = {5, 10, 20, 40, 80, 160, 320, 640, 1280};

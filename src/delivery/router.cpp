@@ -10,6 +10,7 @@ namespace tern::delivery {
 void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
   const auto& message = delivery.message();
   const auto& pending = delivery.pending();
+  auto local = local_();
   struct Group {
     Agent* agent = nullptr;
     metrics::Kind kind = metrics::Kind::kSmtp;
@@ -20,14 +21,14 @@ void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
   std::map<std::tuple<int, std::string, std::string>, Group> groups;
   for (std::size_t k = 0; k < pending.size(); ++k) {
     const auto& recipient = message.envelope.recipients[pending[k]];
-    auto route = local_.route(recipient.mailbox);
+    auto route = local->route(recipient.mailbox);
     Group* group = nullptr;
     if (route && route->store->lmtp()) {
       group = &groups[{1, route->store->text, ""}];
       group->agent = &agents_.lmtp;
       group->kind = metrics::Kind::kLmtp;
       group->job.store = route->store;
-    } else if (route && local_.check(recipient.mailbox) == policy::LocalRecipients::Verdict::kUnknown) {
+    } else if (route && local->check(recipient.mailbox) == policy::LocalRecipients::Verdict::kUnknown) {
       // Not checked at RCPT (tern sendmail, a user removed since): no
       // Maildir is made for a name that is not a user (RFC 3463 X.1.1).
       queue::RecipientOutcome unknown{Error{550, "5.1.1", "Recipient address rejected: User unknown",
@@ -55,7 +56,7 @@ void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
   for (auto& [key, group] : groups) {
     if (group.agent->in_batch()) {
       group.agent->deliver(std::move(group.job), batch,
-                           [&delivery, positions = group.positions, kind = group.kind](auto outcomes) {
+                           [&delivery, positions = group.positions, kind = group.kind, local](auto outcomes) {
                              for (std::size_t j = 0; j < positions.size() && j < outcomes.size(); ++j) {
                                outcomes[j].kind = kind;
                                delivery.set(positions[j], std::move(outcomes[j]));
@@ -64,7 +65,7 @@ void Router::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
       continue;
     }
     group.agent->deliver(std::move(group.job), batch,
-                         [part = delivery.part(), positions = group.positions, kind = group.kind](auto outcomes) mutable {
+                         [part = delivery.part(), positions = group.positions, kind = group.kind, local](auto outcomes) mutable {
                            for (std::size_t j = 0; j < positions.size() && j < outcomes.size(); ++j) {
                              outcomes[j].kind = kind;
                              part.set(positions[j], std::move(outcomes[j]));

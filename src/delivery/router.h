@@ -6,6 +6,9 @@
 // domain, per store, and per forwarding alias (its Delivered-To is the
 // copy's own). The queue sees one outcome per recipient, whichever agent
 // gave it.
+#include <functional>
+#include <memory>
+
 #include "delivery/agent.h"
 #include "policy/local_recipients.h"
 #include "queue/delivery.h"
@@ -19,13 +22,17 @@ class Router {
     Agent& lmtp;
     Agent& smtp;
   };
-  Router(const policy::LocalRecipients& local, Agents agents) : local_(local), agents_(agents) {}
+  // `local` gives the newest recipients (a reload changes domains and
+  // aliases); what it returns is kept alive until the jobs made with it
+  // are done (their stores point into it).
+  using Local = std::function<std::shared_ptr<const policy::LocalRecipients>()>;
+  Router(Local local, Agents agents) : local_(std::move(local)), agents_(agents) {}
 
   // The scheduler's call, on a worker thread.
   void deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch);
 
  private:
-  const policy::LocalRecipients& local_;
+  Local local_;
   Agents agents_;
 };
 

@@ -43,20 +43,23 @@ std::span<char> shared_read_buffer() {
 // The session's window on the world: recipient policy and the spool.
 class SpoolHost : public smtp::server::SessionHost {
  public:
-  SpoolHost(const ServerContext& context, std::string session_id, std::string client_ip)
-      : context_(context), session_id_(std::move(session_id)), client_ip_(std::move(client_ip)) {}
+  SpoolHost(const ServerContext& context, SettingsPtr settings, std::string session_id, std::string client_ip)
+      : context_(context),
+        settings_(std::move(settings)),
+        session_id_(std::move(session_id)),
+        client_ip_(std::move(client_ip)) {}
 
   Result<void> check_recipient(const proto::Path& recipient, std::string_view login) override {
-    return context_.policy.check(recipient, client_ip_, !login.empty());
+    return settings_->policy->check(recipient, client_ip_, !login.empty());
   }
 
   bool defers_recipient(const proto::Path& recipient) override {
-    return context_.verify_recipient && context_.policy.store_to_ask(recipient) != nullptr;
+    return context_.verify_recipient && settings_->policy->store_to_ask(recipient) != nullptr;
   }
 
   // verify_recipients: the store says whether the user exists.
   asio::awaitable<Result<void>> verify_recipient(const proto::Path& recipient) {
-    const auto* store = context_.policy.store_to_ask(recipient);
+    const auto* store = settings_->policy->store_to_ask(recipient);
     if (!store) co_return Result<void>();
     co_return co_await context_.verify_recipient(*store, recipient.mailbox);
   }
@@ -65,10 +68,10 @@ class SpoolHost : public smtp::server::SessionHost {
   // customers), for domains that are not delivered here.
   Result<std::size_t> etrn(std::string_view domain, bool subdomains) override {
     auto node = std::string(subdomains ? "@" : "") + std::string(domain);
-    if (!context_.policy.in_relay_networks(client_ip_)) {
+    if (!settings_->policy->in_relay_networks(client_ip_)) {
       return Error{459, "4.7.1", fmt::format("Node {} not allowed: client not in relay networks", node), ""};
     }
-    if (context_.policy.local().serves(domain)) {
+    if (settings_->policy->local().serves(domain)) {
       return Error{459, "4.7.1", fmt::format("Node {} not allowed: its mail is delivered here", node), ""};
     }
     auto count = context_.scheduler.flush_domain(domain, subdomains);
@@ -77,13 +80,13 @@ class SpoolHost : public smtp::server::SessionHost {
   }
 
   Result<void> check_sender(const proto::Path& reverse_path, std::string_view login) override {
-    return context_.sender_logins.check(reverse_path, login);
+    return settings_->sender_logins->check(reverse_path, login);
   }
 
   Result<std::string> begin_message(const proto::Envelope& given) override {
     // The queue keeps the final recipients: aliases expanded (as Postfix's
     // cleanup does with virtual aliases).
-    auto recipients = context_.policy.local().expand_all(given.recipients);
+    auto recipients = settings_->policy->local().expand_all(given.recipients);
     if (!recipients) {
       spdlog::warn("event=alias_error session={} detail={}", session_id_, log_value(recipients.error().detail));
       return recipients.error();
@@ -136,6 +139,7 @@ class SpoolHost : public smtp::server::SessionHost {
 
  private:
   const ServerContext& context_;
+  SettingsPtr settings_;  // those of the session's start: a reload does not change them
   std::string session_id_;
   std::string client_ip_;
   std::unique_ptr<queue::SpoolWriter> writer_;
@@ -159,7 +163,7 @@ asio::awaitable<bool> send(Stream& stream, smtp::server::Session& session, std::
 asio::awaitable<bool> start_tls(Stream& stream, const Server& server, smtp::server::Session& session,
                                 const std::string& session_id) {
   auto context = server.tls();  // a reload during the handshake does not pull it away
-  auto failure = co_await stream.accept_tls(context->native(), server.context().config.limits.command_timeout);
+  auto failure = co_await stream.accept_tls(context->native(), server.settings()->config.limits.command_timeout);
   if (failure) {
     spdlog::warn("event=tls_failed session={} detail={}", session_id, log_value(*failure));
     co_return false;
@@ -221,17 +225,19 @@ smtp::server::SessionLimits session_limits(const config::Limits& l, std::size_t 
           .max_auth_failures = max_auth_failures};
 }
 
-smtp::server::SessionOptions session_options(const Server& server, config::ListenerRole role) {
-  return {.starttls = server.tls() != nullptr && role != config::ListenerRole::kSubmissions,
+smtp::server::SessionOptions session_options(const Settings& settings, config::ListenerRole role) {
+  return {.starttls = settings.tls != nullptr && role != config::ListenerRole::kSubmissions,
           .auth_required = role != config::ListenerRole::kMx,
-          .show_login = server.context().config.auth.show_login};
+          .show_login = settings.config.auth.show_login};
 }
 
 }  // namespace
 
 asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, config::ListenerRole role) {
   const auto& context = server.context();
-  const auto& limits = context.config.limits;
+  auto settings = server.settings();
+  const auto& config = settings->config;
+  const auto& limits = config.limits;
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   if (ec) co_return;
@@ -242,9 +248,9 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
                 ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
                 : remote.address().to_string();
   auto session_id = make_session_id();
-  SpoolHost host(context, session_id, ip);
-  smtp::server::Session session(host, session_limits(limits, context.config.auth.max_failures), context.config.hostname, session_id, ip,
-                                session_options(server, role));
+  SpoolHost host(context, settings, session_id, ip);
+  smtp::server::Session session(host, session_limits(limits, config.auth.max_failures), config.hostname, session_id, ip,
+                                session_options(*settings, role));
   Stream stream(socket);
 
   Admission admission(server, ip, socket);
@@ -259,7 +265,7 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
   }
   if (!admission.admitted()) {
     // RFC 5321 3.1: a server may refuse with 421 at connect.
-    session.refuse("4.7.0", context.config.hostname + " Too many connections, try again later");
+    session.refuse("4.7.0", config.hostname + " Too many connections, try again later");
     co_await send(stream, session, limits.command_timeout, session_id);
     co_return;
   }

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
 #include <fmt/format.h>
@@ -47,22 +48,8 @@ constexpr auto kAuthFailureMemory = std::chrono::hours(1);
 constexpr std::size_t kMaxAuthFailureEntries = 100000;
 constexpr unsigned kMaxAuthDelayDoublings = 5;
 
-Server::Server(asio::io_context& io, ServerContext context, std::shared_ptr<TlsContext> tls,
-               std::shared_ptr<TicketKeys> ticket_keys)
-    : io_(io), context_(context), timer_(io), tls_(std::move(tls)), ticket_keys_(std::move(ticket_keys)) {}
-
-void Server::reload_tls() {
-  const auto& tls = context_.config.tls;
-  if (!tls.enabled()) return;
-  auto loaded = TlsContext::load(tls, ticket_keys_);
-  if (!loaded) {
-    spdlog::error("event=tls_reload_failed detail={} kept={}", log_value(loaded.error().text),
-                  log_value(tls_ ? tls_->subject() : "-"));
-    return;
-  }
-  tls_ = std::move(loaded.value());
-  spdlog::info("event=tls_reloaded subject={} not_after={}", log_value(tls_->subject()), log_value(tls_->not_after()));
-}
+Server::Server(asio::io_context& io, ServerContext context, SettingsPtr settings)
+    : io_(io), context_(context), timer_(io), settings_(std::move(settings)) {}
 
 std::chrono::milliseconds Server::auth_failure_delay(const std::string& ip) {
   auto now = std::chrono::steady_clock::now();
@@ -74,26 +61,76 @@ std::chrono::milliseconds Server::auth_failure_delay(const std::string& ip) {
   if (now - failures.last > kAuthFailureMemory) failures.count = 0;
   failures.last = now;
   auto doublings = std::min(failures.count++, kMaxAuthDelayDoublings);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(context_.config.auth.failure_delay) * (1u << doublings);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(settings_->config.auth.failure_delay) * (1u << doublings);
+}
+
+Result<std::unique_ptr<Server::Listening>> Server::bind(const config::Listener& listener) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(listener.host, ec);
+  if (ec) return Error{0, "", fmt::format("listener {}: not an IP address", listener.address), ""};
+  auto listening = std::make_unique<Listening>(io_, listener);
+  auto& acceptor = listening->acceptor;
+  tcp::endpoint endpoint(address, listener.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error{0, "", fmt::format("listener {}: {}", listener.address, ec.message()), ""};
+  return listening;
 }
 
 Result<void> Server::listen() {
-  for (const auto& listener : context_.config.listeners) {
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(listener.host, ec);
-    if (ec) return Error{0, "", fmt::format("listener {}: not an IP address", listener.address), ""};
-    auto listening = std::make_unique<Listening>(io_);
-    auto& acceptor = listening->acceptor;
-    tcp::endpoint endpoint(address, listener.port);
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Error{0, "", fmt::format("listener {}: {}", listener.address, ec.message()), ""};
+  for (const auto& listener : settings_->config.listeners) {
+    auto listening = bind(listener);
+    if (!listening) return listening.error();
     spdlog::info("event=listen address={} role={}{}", listener.address, config::role_name(listener.role),
-                 tls_ ? " tls=yes" : "");
-    accept_loop(*listening, listener);
+                 settings_->tls ? " tls=yes" : "");
+    accept_loop(**listening);
+    listening_.push_back(std::move(listening.value()));
+  }
+  return {};
+}
+
+namespace {
+
+bool same_socket(const config::Listener& a, const config::Listener& b) { return a.host == b.host && a.port == b.port; }
+
+}  // namespace
+
+Result<void> Server::reload(SettingsPtr settings) {
+  if (stopping_) return Error{0, "", "stopping", ""};
+  std::vector<std::unique_ptr<Listening>> added;
+  for (const auto& listener : settings->config.listeners) {
+    bool known = std::any_of(listening_.begin(), listening_.end(),
+                             [&](const auto& l) { return same_socket(l->listener, listener); });
+    if (known) continue;
+    auto listening = bind(listener);
+    if (!listening) return listening.error();  // `added` closes what it bound
+    added.push_back(std::move(listening.value()));
+  }
+  // Gone: closed (their open sessions go on); kept: the new role.
+  std::vector<std::unique_ptr<Listening>> kept;
+  for (auto& l : listening_) {
+    auto found = std::find_if(settings->config.listeners.begin(), settings->config.listeners.end(),
+                              [&](const auto& listener) { return same_socket(l->listener, listener); });
+    if (found != settings->config.listeners.end()) {
+      l->listener = *found;
+      kept.push_back(std::move(l));
+      continue;
+    }
+    spdlog::info("event=unlisten address={}", l->listener.address);
+    boost::system::error_code ignored;
+    l->acceptor.close(ignored);
+    l->backoff.cancel();
+    closed_.push_back(std::move(l));  // an accept handler for it may still be queued
+  }
+  listening_ = std::move(kept);
+  settings_ = std::move(settings);
+  for (auto& listening : added) {
+    spdlog::info("event=listen address={} role={}{}", listening->listener.address,
+                 config::role_name(listening->listener.role), settings_->tls ? " tls=yes" : "");
+    accept_loop(*listening);
     listening_.push_back(std::move(listening));
   }
   return {};
@@ -122,16 +159,16 @@ void Server::wait_for_connections(std::chrono::steady_clock::time_point deadline
   });
 }
 
-void Server::accept_loop(Listening& listening, const config::Listener& listener) {
-  listening.acceptor.async_accept([this, &listening, &listener](boost::system::error_code ec, tcp::socket socket) {
+void Server::accept_loop(Listening& listening) {
+  listening.acceptor.async_accept([this, &listening](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !listening.acceptor.is_open() || stopping_) return;
-    if (ec) return accept_failed(listening, listener, ec);
-    asio::co_spawn(io_, serve_connection(*this, std::move(socket), listener.role), log_exception);
-    accept_loop(listening, listener);
+    if (ec) return accept_failed(listening, ec);
+    asio::co_spawn(io_, serve_connection(*this, std::move(socket), listening.listener.role), log_exception);
+    accept_loop(listening);
   });
 }
 
-void Server::accept_failed(Listening& listening, const config::Listener& listener, const boost::system::error_code& ec) {
+void Server::accept_failed(Listening& listening, const boost::system::error_code& ec) {
   auto now = std::chrono::steady_clock::now();
   if (now - accept_error_logged_ >= kAcceptLogInterval) {
     spdlog::warn("event=accept_error detail={} not_logged={}", log_value(ec.message()), accept_errors_unlogged_);
@@ -145,15 +182,15 @@ void Server::accept_failed(Listening& listening, const config::Listener& listene
   // before it was accepted) concern one connection: go on at once.
   bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
                    ec == asio::error::no_memory;
-  if (!exhausted) return accept_loop(listening, listener);
+  if (!exhausted) return accept_loop(listening);
   listening.backoff.expires_after(kAcceptBackoff);
-  listening.backoff.async_wait([this, &listening, &listener](boost::system::error_code waited) {
-    if (!waited && listening.acceptor.is_open() && !stopping_) accept_loop(listening, listener);
+  listening.backoff.async_wait([this, &listening](boost::system::error_code waited) {
+    if (!waited && listening.acceptor.is_open() && !stopping_) accept_loop(listening);
   });
 }
 
 bool Server::admit(const std::string& ip, tcp::socket& socket) {
-  const auto& limits = context_.config.limits;
+  const auto& limits = settings_->config.limits;
   auto& counted = metrics::metrics();
   counted.connections.add();
   if (connections_ >= limits.max_connections) {

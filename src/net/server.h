@@ -16,6 +16,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "net/settings.h"
 #include "net/tls_context.h"
 #include "policy/recipient_policy.h"
 #include "policy/sender_login.h"
@@ -38,11 +39,9 @@ struct PasswordCheck {
 using VerifyRecipient =
     std::function<boost::asio::awaitable<Result<void>>(const config::MailStore&, const proto::Mailbox&)>;
 
-// What every connection shares. Lives as long as the Server.
+// What every connection shares whatever the settings. Lives as long as the
+// Server.
 struct ServerContext {
-  const config::Config& config;
-  const policy::RecipientPolicy& policy;
-  const policy::SenderLogins& sender_logins;
   queue::Spool& spool;
   queue::Scheduler& scheduler;
   PasswordCheck password_check;
@@ -51,13 +50,15 @@ struct ServerContext {
 
 class Server {
  public:
-  // `tls` is null when no certificate is configured; `ticket_keys` seal
-  // its session tickets and those of the contexts reload_tls() makes.
-  Server(boost::asio::io_context& io, ServerContext context, std::shared_ptr<TlsContext> tls,
-         std::shared_ptr<TicketKeys> ticket_keys);
+  Server(boost::asio::io_context& io, ServerContext context, SettingsPtr settings);
 
   // Binds every [[listener]]; errors name the address.
   Result<void> listen();
+  // New sessions get `settings`; open ones keep theirs. Listeners that are
+  // new are bound first (a failure refuses the reload, and nothing
+  // changes), then those gone are closed; a listener whose role changed
+  // keeps its socket.
+  Result<void> reload(SettingsPtr settings);
   // Stops accepting and asks every connection to end: sessions waiting for
   // a command get 421 4.3.2 (RFC 5321 3.8); a message being made durable
   // gets its reply first. `done` runs when all have ended, or after a grace
@@ -72,12 +73,10 @@ class Server {
   void release(const std::string& ip, boost::asio::ip::tcp::socket& socket);
 
   const ServerContext& context() const { return context_; }
-
-  // The certificate new connections get; open ones keep theirs.
-  const std::shared_ptr<TlsContext>& tls() const { return tls_; }
-  // Reads [tls] certificate and key again (SIGHUP): a broken file is
-  // refused with a log line and the old certificate stays.
-  void reload_tls();
+  // The newest settings (a connection takes them when it starts).
+  const SettingsPtr& settings() const { return settings_; }
+  // The certificate a TLS handshake gets now (the newest).
+  const std::shared_ptr<TlsContext>& tls() const { return settings_->tls; }
 
   // A failed AUTH from `ip`: how long to wait before the reply. Doubles
   // with each recent failure from the same address (brute force gets
@@ -85,20 +84,26 @@ class Server {
   std::chrono::milliseconds auth_failure_delay(const std::string& ip);
 
  private:
-  // A listening socket, and the timer of its back-off after accept() failed.
+  // A listening socket, what it is for, and the timer of its back-off
+  // after accept() failed.
   struct Listening {
-    explicit Listening(boost::asio::io_context& io) : acceptor(io), backoff(io) {}
+    Listening(boost::asio::io_context& io, config::Listener l) : listener(std::move(l)), acceptor(io), backoff(io) {}
+    config::Listener listener;
     boost::asio::ip::tcp::acceptor acceptor;
     boost::asio::steady_timer backoff;
   };
 
-  void accept_loop(Listening& listening, const config::Listener& listener);
-  void accept_failed(Listening& listening, const config::Listener& listener, const boost::system::error_code& ec);
+  Result<std::unique_ptr<Listening>> bind(const config::Listener& listener);
+  void accept_loop(Listening& listening);
+  void accept_failed(Listening& listening, const boost::system::error_code& ec);
   void wait_for_connections(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
   boost::asio::io_context& io_;
   ServerContext context_;
   std::vector<std::unique_ptr<Listening>> listening_;
+  // Closed by a reload; kept until the Server goes (an accept handler may
+  // still be queued for them).
+  std::vector<std::unique_ptr<Listening>> closed_;
   std::size_t connections_ = 0;
   std::map<std::string, std::size_t> per_ip_;
   std::set<boost::asio::ip::tcp::socket*> sockets_;  // admitted, not yet released
@@ -108,8 +113,7 @@ class Server {
   std::chrono::steady_clock::time_point accept_error_logged_{};
   std::size_t accept_errors_unlogged_ = 0;
   boost::asio::steady_timer timer_;  // the wait at shut-down
-  std::shared_ptr<TlsContext> tls_;
-  std::shared_ptr<TicketKeys> ticket_keys_;
+  SettingsPtr settings_;
   // Recent AUTH failures per client address (bounded; see auth_failure_delay).
   struct AuthFailures {
     unsigned count = 0;

@@ -38,6 +38,29 @@ void count_replies(std::string_view output) {
   }
 }
 
+void History::sample(std::int64_t now) {
+  constexpr std::size_t kKept = 300;  // ten minutes at one sample every two seconds
+  const auto& m = metrics();
+  Sample s{now, m.messages_received.value(), 0, 0};
+  for (std::size_t i = 0; i < kKinds.size(); ++i) {
+    s.delivered += m.delivered[i].value();
+    s.bounced += m.bounced[i].value() + m.expired[i].value();
+  }
+  std::lock_guard lock(mutex_);
+  samples_.push_back(s);
+  while (samples_.size() > kKept) samples_.pop_front();
+}
+
+std::vector<Sample> History::samples() const {
+  std::lock_guard lock(mutex_);
+  return {samples_.begin(), samples_.end()};
+}
+
+History& history() {
+  static History instance;
+  return instance;
+}
+
 namespace {
 
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {

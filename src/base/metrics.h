@@ -6,7 +6,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <initializer_list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +83,23 @@ struct QueueGauges {
   std::size_t messages = 0;
   std::int64_t oldest_age_seconds = 0;
 };
+
+// The counters of messages in and out, sampled every few seconds, for the
+// dashboard's "messages per second" (the last ten minutes).
+struct Sample {
+  std::int64_t time = 0;  // unix seconds
+  std::uint64_t received = 0, delivered = 0, bounced = 0;
+};
+class History {
+ public:
+  void sample(std::int64_t now);
+  std::vector<Sample> samples() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::deque<Sample> samples_;
+};
+History& history();
 
 // The Prometheus text exposition format 0.0.4.
 std::string render(const Metrics& m, const QueueGauges& queue);

@@ -173,8 +173,9 @@ class Addresses(unittest.TestCase):
                     if len(parts) >= 4 and parts[3] in (".", ".."):
                         bad.append(p)
                     continue
-                # lock: the data_dir lock; maildrop: the sendmail command's drop directory (empty here)
-                if parts in (["data"], ["data", "lock"], ["data", "maildrop"]):
+                # lock: the data_dir lock; maildrop: the sendmail command's drop directory (empty here);
+                # control.sock: tern queue's socket
+                if parts in (["data"], ["data", "lock"], ["data", "maildrop"], ["data", "control.sock"]):
                     continue
                 bad.append(p)
         self.assertEqual(bad, [], f"paths outside data_dir/mail/<domain>/<mailbox>/ (mail dir {mail})")

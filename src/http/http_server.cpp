@@ -12,8 +12,11 @@
 namespace tern::http {
 namespace {
 
-// A scraper or a browser, not a crowd: two threads serve them.
-constexpr std::size_t kThreads = 2;
+// cpp-httplib gives each connection a thread until it closes: a browser
+// keeps up to six open, a scraper one. Idle ones are closed after
+// kKeepAlive, so that they do not hold the threads others wait for.
+constexpr std::size_t kThreads = 8;
+constexpr auto kKeepAlive = std::chrono::seconds(1);
 constexpr auto kSampleEvery = std::chrono::seconds(2);
 
 }  // namespace
@@ -45,6 +48,7 @@ void HttpServer::routes() {
 Result<void> HttpServer::start() {
   routes();
   server_->new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
+  server_->set_keep_alive_timeout(kKeepAlive.count());
   server_->set_read_timeout(std::chrono::seconds(5));
   server_->set_write_timeout(std::chrono::seconds(10));
   server_->set_payload_max_length(64 * 1024);

@@ -193,13 +193,13 @@ Pickup::Opened Pickup::open_file(Dropped& file) {
     refused = "not a regular file";
   } else if (st.st_nlink != 1) {
     refused = "more than one link";  // a hard link to a file the caller may not read
-  } else if (size > proto::kMaxMaildropEnvelope + options_.max_message_size) {
+  } else if (size > proto::kMaxMaildropEnvelope + options_.max_message_size()) {
     refused = "larger than limits.max_message_size";
   } else if (auto head = read_at(file.fd, 0, std::min<std::uint64_t>(size, proto::kMaxMaildropEnvelope)); !head) {
     refused = head.error().detail;
   } else if (auto parsed = proto::parse_maildrop_envelope(*head); !parsed) {
     refused = parsed.error().detail;
-  } else if (size - parsed->envelope_size > options_.max_message_size) {
+  } else if (size - parsed->envelope_size > options_.max_message_size()) {
     refused = "message larger than limits.max_message_size";
   } else {
     file.parsed = std::move(*parsed);

@@ -45,7 +45,9 @@ class Pickup {
   struct Options {
     std::string data_dir;
     std::string hostname;
-    std::uint64_t max_message_size = 0;
+    // [limits] max_message_size now (a reload may raise it after `tern
+    // sendmail` checked against the file).
+    std::function<std::uint64_t()> max_message_size;
     std::chrono::seconds scan_interval{60};  // the fallback when no inotify event comes
     // The final recipients (aliases expanded); null: as given.
     std::function<Result<std::vector<proto::Recipient>>(const std::vector<proto::Recipient>&)> expand = nullptr;

@@ -70,6 +70,7 @@ std::vector<std::string> restart_needed(const config::Config& a, const config::C
   auto check = [&](bool same, const char* key) {
     if (!same) keys.emplace_back(key);
   };
+  check(a.hostname == b.hostname, "hostname");
   check(a.data_dir == b.data_dir, "data_dir");
   check(a.log_level == b.log_level, "log_level");
   check(a.log_format == b.log_format, "log_format");
@@ -102,7 +103,9 @@ Result<std::string> Reloader::reload() {
                                      : config::load_file(config_path_);
   if (!config) return fail(refused("config " + config.error().text));
   auto running = server_.settings();
-  auto later = restart_needed(running->config, *config);
+  auto later = restart_needed(started_, *config);
+  // Greeting, Received and delivery, DSNs and Maildir names say one name.
+  config->hostname = started_.hostname;
   auto settings = make_settings(std::move(config.value()), users_, ticket_keys_, running.get());
   if (!settings) return fail(settings.error());
   if (auto reloaded = server_.reload(*settings); !reloaded) return fail(reloaded.error());

@@ -6,7 +6,9 @@
 // certificate, an aliases loop, a port that cannot be bound) is refused
 // with a log line, and the old one stays whole. Keys read only at start
 // (data_dir, the queue's schedule, outbound and relay delivery, DNS, HTTP,
-// logging) are named in the log when they changed: they need a restart.
+// logging, the host name) are named in the log when they differ from what
+// tern started with: they need a restart (until then sessions keep the
+// host name tern started with, as delivery does).
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,9 +32,12 @@ std::vector<std::string> restart_needed(const config::Config& running, const con
 
 class Reloader {
  public:
-  Reloader(std::string config_path, auth::UserStore& users, std::shared_ptr<net::TicketKeys> ticket_keys,
-           net::Server& server, net::CurrentSettings& current)
-      : config_path_(std::move(config_path)),
+  // `started`: the configuration tern started with (what the keys read
+  // only at start still are).
+  Reloader(const config::Config& started, std::string config_path, auth::UserStore& users,
+           std::shared_ptr<net::TicketKeys> ticket_keys, net::Server& server, net::CurrentSettings& current)
+      : started_(started),
+        config_path_(std::move(config_path)),
         users_(users),
         ticket_keys_(std::move(ticket_keys)),
         server_(server),
@@ -43,6 +48,7 @@ class Reloader {
   Result<std::string> reload();
 
  private:
+  const config::Config& started_;
   std::string config_path_;  // empty: the embedded default
   auth::UserStore& users_;
   std::shared_ptr<net::TicketKeys> ticket_keys_;

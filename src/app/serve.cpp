@@ -223,7 +223,7 @@ int serve(const config::Config& config, const std::string& config_path) {
     return probe.verify(store, recipient);
   };
   net::Server server(io, {spool, scheduler, password_check, verify}, current.get());
-  Reloader reloader(config_path, users, ticket_keys, server, current);
+  Reloader reloader(config, config_path, users, ticket_keys, server, current);
   // Signals are taken before anything listens: whoever sees the port open
   // may stop tern at once.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
@@ -262,7 +262,7 @@ int serve(const config::Config& config, const std::string& config_path) {
   // Local submission (tern sendmail): maildrop/ into the queue, on this loop.
   Pickup pickup(io, spool, scheduler,
                 {.data_dir = config.data_dir, .hostname = config.hostname,
-                 .max_message_size = config.limits.max_message_size,
+                 .max_message_size = [&current] { return current.get()->config.limits.max_message_size; },
                  .expand = [&current](const auto& recipients) { return current.get()->local->expand_all(recipients); }});
   if (auto picking = pickup.start(); !picking) {
     spdlog::error("event=pickup_disabled detail={}", log_value(picking.error().detail));

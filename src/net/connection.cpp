@@ -160,10 +160,11 @@ asio::awaitable<bool> send(Stream& stream, smtp::server::Session& session, std::
 
 // The TLS handshake (after STARTTLS, or first for implicit TLS). A failure
 // is logged with OpenSSL's reason and ends this connection only.
-asio::awaitable<bool> start_tls(Stream& stream, const Server& server, smtp::server::Session& session,
+asio::awaitable<bool> start_tls(Stream& stream, const Settings& settings, smtp::server::Session& session,
                                 const std::string& session_id) {
-  auto context = server.tls();  // a reload during the handshake does not pull it away
-  auto failure = co_await stream.accept_tls(context->native(), server.settings()->config.limits.command_timeout);
+  // The session's settings: those that offered STARTTLS (a reload that
+  // removes [tls] leaves it the certificate it started with).
+  auto failure = co_await stream.accept_tls(settings.tls->native(), settings.config.limits.command_timeout);
   if (failure) {
     spdlog::warn("event=tls_failed session={} detail={}", session_id, log_value(*failure));
     co_return false;
@@ -260,7 +261,7 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
   // RFC 8314 3.3: TLS first. A client over the limits is not worth a
   // handshake: it finds the connection closed and tries again later.
   if (implicit_tls) {
-    bool secured = admission.admitted() && co_await start_tls(stream, server, session, session_id);
+    bool secured = admission.admitted() && co_await start_tls(stream, *settings, session, session_id);
     if (!secured) co_return;
   }
   if (!admission.admitted()) {
@@ -275,7 +276,7 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
     bool sent = co_await send(stream, session, limits.command_timeout, session_id);
     if (!sent || session.closed()) break;
     if (session.wants_tls()) {
-      bool secured = co_await start_tls(stream, server, session, session_id);
+      bool secured = co_await start_tls(stream, *settings, session, session_id);
       if (!secured) break;
       continue;
     }

@@ -266,8 +266,10 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
   index_attempt(*delivery);
   bool cancelled;
   {
+    // A bounce asked for: this attempt does it (one asked while an attempt
+    // was in flight comes here when that one is over: defer()).
     std::lock_guard lock(mutex_);
-    cancelled = to_bounce_.count(ready.id) > 0;
+    cancelled = to_bounce_.erase(ready.id) > 0;
   }
   if (cancelled) {
     cancel(*delivery);
@@ -473,6 +475,7 @@ std::string Scheduler::notify(Delivery& a, Outcomes& o, std::vector<std::string>
       std::string indexes;
       for (const auto& f : o.failed) {
         a.state().done[f.index] = true;
+        a.state().failed[f.index] = true;
         indexes += fmt::format(" {}", f.index);
         if (!*sent) lines += state_record(fmt::format("done {}", f.index));
       }
@@ -555,10 +558,6 @@ bool Scheduler::finish(Delivery& a, Round& round) {
   auto now = clock_.now();
   auto now_t = std::chrono::system_clock::to_time_t(now);
   auto o = sort_outcomes(a, now_t);
-  {
-    std::lock_guard lock(mutex_);
-    to_bounce_.erase(id);
-  }
   if (take_request(id, to_remove_)) {
     drop(id, round);
     return true;

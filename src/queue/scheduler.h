@@ -141,7 +141,7 @@ class Scheduler {
   void note_recent(const Delivery& delivery, const Outcomes& outcomes, std::time_t now_t);
   // scheduler_control.cpp
   bool queued(const std::string& id) const;
-  void take_out(const std::set<std::string>& ids, std::set<std::string>* deferred);
+  void take_out(const std::set<std::string>& ids, std::set<std::string>* deferred, bool ready);
   bool take_request(const std::string& id, std::set<std::string>& requests);
   Result<void> record_now(const std::string& id, const std::string& record);
   void cancel(Delivery& delivery);

@@ -23,9 +23,9 @@ bool Scheduler::queued(const std::string& id) const {
   return valid_queue_id(id) && fs_.file_size(spool_.active_path(id)).has_value();
 }
 
-// Takes `ids` out of ready_ and deferred_ (those found in deferred_ go to
-// `deferred`). Called with mutex_ held.
-void Scheduler::take_out(const std::set<std::string>& ids, std::set<std::string>* deferred) {
+// Takes `ids` out of deferred_ (into `deferred`, when given) and, with
+// `ready`, out of ready_ too. Called with mutex_ held.
+void Scheduler::take_out(const std::set<std::string>& ids, std::set<std::string>* deferred, bool ready) {
   for (auto it = deferred_.begin(); it != deferred_.end();) {
     if (!ids.count(it->second)) {
       ++it;
@@ -35,7 +35,7 @@ void Scheduler::take_out(const std::set<std::string>& ids, std::set<std::string>
     deferred_domains_.erase(it->second);
     it = deferred_.erase(it);
   }
-  std::erase_if(ready_, [&](const Ready& ready) { return ids.count(ready.id) > 0; });
+  if (ready) std::erase_if(ready_, [&](const Ready& r) { return ids.count(r.id) > 0; });
 }
 
 bool Scheduler::take_request(const std::string& id, std::set<std::string>& requests) {
@@ -89,8 +89,13 @@ Acted Scheduler::flush(const std::vector<std::string>& ids) {
         ++it;
       }
     }
-    take_out(wanted, &deferred);
+    take_out(wanted, &deferred, false);
     for (const auto& id : deferred) ready_.push_back({id, false, true});
+    // Those due already (recovered at a start, not read yet) are tried
+    // whatever their state file says.
+    for (auto& ready : ready_) {
+      if (wanted.count(ready.id)) ready.now = true;
+    }
   }
   // Those not deferred were due or in flight already: tried now too.
   acted.done.assign(wanted.begin(), wanted.end());
@@ -112,7 +117,7 @@ Acted Scheduler::hold(const std::vector<std::string>& ids) {
         continue;
       }
       held_.insert(id);  // no worker starts it from now on
-      take_out({id}, nullptr);
+      take_out({id}, nullptr, true);
     }
     index_.set_state(id, "held", 0);
     if (auto recorded = record_now(id, "held " + time_now(clock_)); !recorded) {
@@ -172,7 +177,7 @@ Acted Scheduler::remove(const std::vector<std::string>& ids) {
         acted.done.push_back(id);
         continue;
       }
-      take_out({id}, nullptr);
+      take_out({id}, nullptr, true);
     }
     drop(id, round);
     removed = true;
@@ -193,7 +198,7 @@ Acted Scheduler::bounce(const std::vector<std::string>& ids) {
       std::lock_guard lock(mutex_);
       to_bounce_.insert(id);
       held_.erase(id);  // bouncing ends a hold
-      take_out({id}, nullptr);
+      take_out({id}, nullptr, true);
       // In flight: finish() sends it back at once (defer()).
       if (!in_flight_.count(id)) ready_.push_back({id, false, true});
     }

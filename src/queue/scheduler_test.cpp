@@ -78,7 +78,7 @@ class SchedulerTest : public ::testing::Test {
 
   // `remote`: the outcomes come later, from another thread, as remote
   // delivery's do.
-  void start(RetryPolicy retry, bool remote = false) {
+  void start(RetryPolicy retry, bool remote = false, std::size_t workers = 1) {
     scheduler_ = std::make_unique<Scheduler>(
         *spool_,
         [this, remote](Delivery& d, DeliveryBatch&) {
@@ -94,7 +94,7 @@ class SchedulerTest : public ::testing::Test {
           });
         },
         retry, "mx.example.test");
-    scheduler_->start(1);
+    scheduler_->start(workers);
   }
 
   std::string store(bool null_sender, std::vector<std::string> locals, unsigned notify = 0, bool enqueue = true) {
@@ -299,6 +299,76 @@ TEST_F(SchedulerTest, DelayWarningOnceThenDelivery) {
   ASSERT_EQ(script_.bounce_bodies.size(), 1u);  // one warning, not one per attempt
   EXPECT_NE(script_.bounce_bodies[0].find("Action: delayed"), std::string::npos);
   EXPECT_NE(script_.bounce_bodies[0].find("Will-Retry-Until:"), std::string::npos);
+}
+
+// tern queue hold / release: a held message is not tried, even flushed, and
+// stays held across a restart (its state record); released, it goes now.
+TEST_F(SchedulerTest, HoldKeepsAMessageUntilReleasedAcrossARestart) {
+  RetryPolicy hourly{std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(24), 0s};
+  start(hourly);
+  auto id = store(false, {"temp"});
+  for (int i = 0; i < 500 && script_.calls["temp"] < 1; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(scheduler_->hold({id, "0NOSUCHID"}).done, std::vector<std::string>{id});
+  EXPECT_EQ(scheduler_->hold({"0NOSUCHID"}).errors.size(), 1u);
+  EXPECT_EQ(scheduler_->flush({id}).errors.size(), 1u);  // held: not flushed
+  EXPECT_EQ(scheduler_->index().find(id)->state, "held");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(script_.calls["temp"], 1);
+
+  scheduler_->stop();
+  start(hourly);
+  scheduler_->enqueue(id, false);  // as a start recovers it
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(script_.calls["temp"], 1);
+  EXPECT_TRUE(scheduler_->release({id}).errors.empty());
+  ASSERT_TRUE(drained(5s));
+  EXPECT_EQ(script_.calls["temp"], 2);
+}
+
+// tern queue flush: deferred ones now; one already due is not lost.
+TEST_F(SchedulerTest, FlushTriesDeferredNowAndKeepsDueOnes) {
+  RetryPolicy hourly{std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(24), 0s};
+  start(hourly);
+  auto deferred = store(false, {"temp"});
+  for (int i = 0; i < 500 && script_.calls["temp"] < 1; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(100ms);
+  scheduler_->stop();
+  // A new start, no worker (step() does their work): the recovered message
+  // and a new one wait in ready_ when the flush comes.
+  start(hourly, false, 0);
+  scheduler_->enqueue(deferred, false);
+  auto due = store(false, {"ok"});
+  EXPECT_EQ(scheduler_->flush({deferred, due}).done.size(), 2u);
+  for (int i = 0; i < 100 && !fsys::is_empty(dir_ + "/active"); ++i) {
+    while (scheduler_->step()) {
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(fsys::is_empty(dir_ + "/active"));
+  EXPECT_EQ(script_.calls["temp"], 2);  // its hour not waited for
+  EXPECT_EQ(script_.calls["ok"], 1);
+}
+
+// tern queue delete: gone, no DSN; tern queue bounce: the pending
+// recipients fail with 5.0.0, and the sender gets one DSN.
+TEST_F(SchedulerTest, DeleteSendsNothingAndBounceSendsOneDsn) {
+  script_.temp_failures = 10;
+  start({std::chrono::hours(1), std::chrono::hours(1), std::chrono::hours(24), 0s});
+  auto deleted = store(false, {"temp"});
+  auto bounced = store(false, {"ok", "temp"});
+  for (int i = 0; i < 500 && script_.calls["temp"] < 2; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(scheduler_->remove({deleted}).errors.empty());
+  EXPECT_FALSE(fsys::exists(spool_->active_path(deleted)));
+  EXPECT_TRUE(scheduler_->bounce({bounced}).errors.empty());
+  ASSERT_TRUE(drained(5s));
+  EXPECT_EQ(script_.calls["temp"], 2);  // neither tried again
+  ASSERT_EQ(script_.bounce_bodies.size(), 1u);
+  EXPECT_NE(script_.bounce_bodies[0].find("Status: 5.0.0"), std::string::npos);
+  EXPECT_NE(script_.bounce_bodies[0].find("temp@example.test"), std::string::npos);
+  EXPECT_EQ(script_.bounce_bodies[0].find("Final-Recipient: rfc822; ok@example.test"), std::string::npos);
+  EXPECT_EQ(scheduler_->index().size(), 0u);
 }
 
 }  // namespace

@@ -236,12 +236,15 @@ Scheduler::DeliveryPtr Scheduler::attempt(const Ready& ready, DeliveryBatch& dur
     }
     records = std::move(text.value());
     auto recorded = parse_state(records, 0);
-    if (recorded.held) {
-      // Held before a restart: it waits for its release again.
-      {
-        std::lock_guard lock(mutex_);
-        held_.insert(ready.id);
-      }
+    bool held = recorded.held;
+    {
+      // Held before a restart, it waits for its release again; unless it
+      // was released since this read (tern queue release).
+      std::lock_guard lock(mutex_);
+      if (released_.erase(ready.id) > 0) held = false;
+      if (held) held_.insert(ready.id);
+    }
+    if (held) {
       index_.set_state(ready.id, "held", 0);
       not_started();
       return nullptr;

@@ -143,6 +143,8 @@ class Scheduler {
   bool queued(const std::string& id) const;
   void take_out(const std::set<std::string>& ids, std::set<std::string>* deferred, bool ready);
   bool take_request(const std::string& id, std::set<std::string>& requests);
+  bool state_says_held(const std::string& id);
+  void ready_now(const std::string& id);
   Result<void> record_now(const std::string& id, const std::string& record);
   void cancel(Delivery& delivery);
   void drop(const std::string& id, Round& round);
@@ -171,6 +173,8 @@ class Scheduler {
   std::set<std::string> in_flight_;
   // `tern queue hold`: out of deferred_ and ready_ until released.
   std::set<std::string> held_;
+  // Released by tern queue since an attempt last read their state.
+  std::set<std::string> released_;
   // Asked for while the message was in flight (or due): applied at its
   // next attempt or when the one in flight is over.
   std::set<std::string> to_bounce_, to_remove_;

@@ -38,6 +38,28 @@ void Scheduler::take_out(const std::set<std::string>& ids, std::set<std::string>
   if (ready) std::erase_if(ready_, [&](const Ready& r) { return ids.count(r.id) > 0; });
 }
 
+// A released message is tried now, once: out of held_ or deferred_ into
+// ready_, or marked there. One in flight is left to its attempt (which,
+// having read "held" before the release was written, finds it in
+// released_: attempt()).
+void Scheduler::ready_now(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  held_.erase(id);
+  take_out({id}, nullptr, false);
+  for (auto& ready : ready_) {
+    if (ready.id == id) {
+      ready.now = true;
+      return;
+    }
+  }
+  if (!in_flight_.count(id)) ready_.push_back({id, false, true});
+}
+
+bool Scheduler::state_says_held(const std::string& id) {
+  auto text = state_text(id);
+  return text && parse_state(*text, 0).held;
+}
+
 bool Scheduler::take_request(const std::string& id, std::set<std::string>& requests) {
   std::lock_guard lock(mutex_);
   return requests.erase(id) > 0;
@@ -138,19 +160,22 @@ Acted Scheduler::release(const std::vector<std::string>& ids) {
       std::lock_guard lock(mutex_);
       held = held_.count(id) > 0;
     }
+    // Just after a start, a held message may not have been read yet: its
+    // state file says.
+    if (!held && queued(id)) held = state_says_held(id);
     if (!held) {
       acted.errors.push_back(id + (queued(id) ? ": not held" : ": no such message in the queue"));
       continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      released_.insert(id);  // before the record: an attempt reading "held" now learns of it
     }
     if (auto recorded = record_now(id, "released " + time_now(clock_)); !recorded) {
       acted.errors.push_back(id + ": " + recorded.error().detail);
       continue;
     }
-    {
-      std::lock_guard lock(mutex_);
-      held_.erase(id);
-      ready_.push_back({id, false, true});
-    }
+    ready_now(id);
     index_.set_state(id, "active", 0);
     spdlog::info("event=released queue_id={}", id);
     acted.done.push_back(id);

@@ -21,6 +21,10 @@ class Oracle {
   void remote_copy(std::size_t sim_id, const std::string& recipient) { ++copies_[{sim_id, recipient}]; }
   // A second copy of this one is within what tern promises.
   void may_duplicate(std::size_t sim_id, const std::string& recipient) { duplicates_ok_.insert({sim_id, recipient}); }
+  // `tern queue bounce` of this message: a recipient whose delivery was
+  // under way, or done but not yet known to be, may have a copy and a
+  // bounce (as with any MTA's "bounce now").
+  void bounced_by_admin(std::size_t sim_id) { bounced_by_admin_.insert(sim_id); }
   std::size_t acknowledged_count() const { return acknowledged_.size(); }
 
   // Counts the copies and bounces in the Maildirs under `mail_root` (the
@@ -35,6 +39,7 @@ class Oracle {
   std::map<Key, int> copies_;
   std::map<Key, int> bounces_;
   std::set<Key> duplicates_ok_;
+  std::set<std::size_t> bounced_by_admin_;
 };
 
 }  // namespace tern::sim

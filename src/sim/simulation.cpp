@@ -15,6 +15,7 @@
 #include "delivery/maildir.h"
 #include "queue/delivery_state.h"
 #include "queue/scheduler.h"
+#include "queue/queue_index.h"
 #include "queue/spool.h"
 #include "sim/clients.h"
 #include "sim/oracle.h"
@@ -95,6 +96,8 @@ class World {
   bool start_node();
   void crash();
   void restart_cleanly();
+  void administer();
+  void release_all();
   void confirm_recorded();
   bool act();
   bool settle_step();
@@ -361,6 +364,10 @@ bool World::act() {
     restart_cleanly();
     return true;
   }
+  if (!settling_ && rng_.one_in(400)) {
+    administer();
+    return true;
+  }
   switch (rng_.below(5)) {
     case 0:
       if (started_ < options_.messages && rng_.one_in(3)) {
@@ -400,8 +407,53 @@ bool World::act() {
   return true;
 }
 
+// What an administrator does with `tern queue`: hold a message, release
+// one, or bounce one (every recipient not yet done gets a bounce: the
+// oracle takes a bounce for a copy). Held messages are all released before
+// the queue drains.
+void World::administer() {
+  auto ids = fs_.names(std::string(kQueueDir) + "/active");
+  if (ids.empty()) return;
+  const auto& id = ids[rng_.below(ids.size())];
+  auto& scheduler = node_->scheduler;
+  switch (rng_.below(4)) {
+    case 0:
+    case 1: {
+      auto held = scheduler.hold({id});
+      note(fmt::format("tern queue hold {}: {}", id, held.errors.empty() ? "held" : held.errors.front()));
+      break;
+    }
+    case 2: {
+      auto released = scheduler.release({id});
+      note(fmt::format("tern queue release {}: {}", id, released.errors.empty() ? "released" : released.errors.front()));
+      break;
+    }
+    case 3: {
+      // Not a bounce of tern's own: bouncing one drops it (a bounce is never
+      // bounced), and the notice it carries with it, as an administrator
+      // who does that means to.
+      auto info = queue::read_message_info(fs_, kQueueDir, id, 0);
+      auto headers = queue::read_headers(fs_, kQueueDir, id);
+      if (!info || info->sender.empty() || !headers) break;
+      auto at = headers->find("X-Sim-Id: ");
+      if (at == std::string::npos) break;
+      oracle_.bounced_by_admin(std::strtoul(headers->c_str() + at + 10, nullptr, 10));
+      auto bounced = scheduler.bounce({id});
+      note(fmt::format("tern queue bounce {}: {}", id, bounced.errors.empty() ? "to bounce" : bounced.errors.front()));
+      break;
+    }
+  }
+}
+
+void World::release_all() {
+  auto ids = fs_.names(std::string(kQueueDir) + "/active");
+  auto released = node_->scheduler.release(ids);
+  if (!released.done.empty()) note(fmt::format("tern queue release: {} released", released.done.size()));
+}
+
 void World::drain() {
   note("faults stop; the queue drains");
+  release_all();
   auto deadline = clock_.now() + retry_.max_lifetime + 24h;
   for (std::size_t steps = 0; steps < 2000000 && failure_.empty() && clock_.now() < deadline; ++steps) {
     if (!act()) break;
@@ -457,6 +509,7 @@ SimResult World::run() {
     // power cut (what was recorded must be durable), and it drains again.
     settling_ = true;
     fs_.set_faults({});
+    fs_.cut_power_at(0);  // one planned in the busy part must not come during the drain
     options_.crashes = options_.faults = false;
     if (failure_.empty()) drain();
     if (failure_.empty()) {

@@ -398,6 +398,43 @@ class Queue(unittest.TestCase):
         self.assertEqual(self.remote.deliveries("ok-done@two.test"), 1)
 
     # -- 6. errors and a stopped server -----------------------------------
+    def test_control_socket_protocol(self):
+        """The socket itself: JSON lines both ways, several requests on one
+        connection, a malformed or unknown request answered with ok=false
+        (the connection goes on), a request line over 64 KiB refused and
+        the connection closed."""
+        import socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(10)
+            c.connect(str(self.control_sock))
+            f = c.makefile("rwb")
+
+            def ask(line):
+                f.write(line + b"\n")
+                f.flush()
+                reply = f.readline()
+                self.assertTrue(reply.endswith(b"\n"), reply)
+                return json.loads(reply)
+
+            listed = ask(b'{"command":"list"}')
+            self.assertTrue(listed["ok"])
+            self.assertEqual(listed["source"], "server")
+            for bad in (b"{", b"[1]", b'{"command":"explode"}', b'{"command":"hold","ids":"x"}', b"\xff\xfe"):
+                reply = ask(bad)
+                self.assertFalse(reply["ok"], bad)
+                self.assertIsInstance(reply["error"], str)
+            self.assertTrue(ask(b'{"command":"summary"}')["ok"])  # still talking
+            self.assertTrue(ask(b'{"command":"stats"}')["ok"])
+            f.write(b"x" * 70000 + b"\n")
+            f.flush()
+            reply = json.loads(f.readline())
+            self.assertFalse(reply["ok"])
+            self.assertIn("65536", reply["error"])
+            try:  # closed (a reset: what was not read of the line is dropped)
+                self.assertEqual(f.readline(), b"")
+            except ConnectionResetError:
+                pass
+
     def test_errors_and_server_down(self):
         a = self.deferred("alice@example.test", ["a@one.test"], "err-a")
         b = self.deferred("alice@example.test", ["b@two.test"], "err-b")

@@ -251,6 +251,17 @@ void read_outbound(Reader& r, const toml::node& node, Outbound& outbound) {
   r.table(*t, "outbound", keys);
 }
 
+// "ip:port" or "[v6]:port" with an IP address, not a name.
+std::optional<Listener> parse_ip_port(const std::string& text) {
+  Listener parsed{text, "", 0};
+  in6_addr ip{};
+  if (!parse_host_port(parsed)) return std::nullopt;
+  if (inet_pton(AF_INET, parsed.host.c_str(), &ip) != 1 && inet_pton(AF_INET6, parsed.host.c_str(), &ip) != 1) {
+    return std::nullopt;
+  }
+  return parsed;
+}
+
 void read_dns(Reader& r, const toml::node& node, Dns& dns) {
   const auto* t = node.as_table();
   if (!t) return r.fail(node, "'dns' must be a table");
@@ -258,11 +269,7 @@ void read_dns(Reader& r, const toml::node& node, Dns& dns) {
       {"servers", [&](auto& n, auto& k) {
          r.strings(n, k, dns.servers);
          for (const auto& server : dns.servers) {
-           Listener probe{server, "", 0};
-           in6_addr ip{};
-           bool ok = parse_host_port(probe) && (inet_pton(AF_INET, probe.host.c_str(), &ip) == 1 ||
-                                                inet_pton(AF_INET6, probe.host.c_str(), &ip) == 1);
-           if (!r.error && !ok) r.fail(n, fmt::format("'{}' entries must be ip:port", k));
+           if (!r.error && !parse_ip_port(server)) r.fail(n, fmt::format("'{}' entries must be ip:port", k));
          }
        }},
   };
@@ -275,13 +282,12 @@ void read_http(Reader& r, const toml::node& node, Http& http) {
   std::map<std::string, Handler> keys{
       {"address", [&](auto& n, auto& k) {
          r.string(n, k, http.address);
-         Listener probe{http.address, "", 0};
-         in6_addr ip{};
-         bool ok = parse_host_port(probe) && (inet_pton(AF_INET, probe.host.c_str(), &ip) == 1 ||
-                                              inet_pton(AF_INET6, probe.host.c_str(), &ip) == 1);
-         if (!r.error && !ok) r.fail(n, fmt::format("'{}' must be ip:port, like \"127.0.0.1:9025\"", k));
-         http.host = probe.host;
-         http.port = probe.port;
+         auto parsed = parse_ip_port(http.address);
+         if (!r.error && !parsed) r.fail(n, fmt::format("'{}' must be ip:port, like \"127.0.0.1:9025\"", k));
+         if (parsed) {
+           http.host = parsed->host;
+           http.port = parsed->port;
+         }
        }},
   };
   r.table(*t, "http", keys);

@@ -124,6 +124,20 @@ TEST(Config, ErrorsNameKeyAndLine) {
                "'outbound.max_connections_per_destination' must be an integer >= 1");
   expect_error("[dns]\nservers = [\"x\"]\n", "'dns.servers' entries must be ip:port");
   expect_error("[dns]\nservers = [\"dns.example:53\"]\n", "'dns.servers' entries must be ip:port");
+  expect_error("[http]\naddress = \"localhost:9025\"\n", "'http.address' must be ip:port");
+  expect_error("[http]\naddress = \"127.0.0.1\"\n", "'http.address' must be ip:port");
+  expect_error("[http]\nport = 9025\n", "unknown key 'http.port'");
+}
+
+// [http]: off unless an address is given.
+TEST(Config, HttpAddress) {
+  auto off = parse("", "t.toml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_TRUE(off->http.address.empty());
+  auto on = parse("[http]\naddress = \"[::1]:9025\"\n", "t.toml");
+  ASSERT_TRUE(on.ok()) << on.error().text;
+  EXPECT_EQ(on->http.host, "::1");
+  EXPECT_EQ(on->http.port, 9025);
 }
 
 // Names that reach the greeting, headers or paths are checked: a line

@@ -141,6 +141,7 @@ class Scheduler {
   void note_recent(const Delivery& delivery, const Outcomes& outcomes, std::time_t now_t);
   // scheduler_control.cpp
   bool queued(const std::string& id) const;
+  bool queued(const std::string& id, Acted& acted) const;
   void take_out(const std::set<std::string>& ids, std::set<std::string>* deferred, bool ready);
   bool take_request(const std::string& id, std::set<std::string>& requests);
   bool state_says_held(const std::string& id);

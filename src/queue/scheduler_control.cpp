@@ -23,6 +23,13 @@ bool Scheduler::queued(const std::string& id) const {
   return valid_queue_id(id) && fs_.file_size(spool_.active_path(id)).has_value();
 }
 
+// queued(), or the error said in `acted`.
+bool Scheduler::queued(const std::string& id, Acted& acted) const {
+  if (queued(id)) return true;
+  acted.errors.push_back(id + ": no such message in the queue");
+  return false;
+}
+
 // Takes `ids` out of deferred_ (into `deferred`, when given) and, with
 // `ready`, out of ready_ too. Called with mutex_ held.
 void Scheduler::take_out(const std::set<std::string>& ids, std::set<std::string>* deferred, bool ready) {
@@ -95,11 +102,7 @@ Acted Scheduler::flush(const std::vector<std::string>& ids) {
   Acted acted;
   std::set<std::string> wanted, deferred;
   for (const auto& id : ids) {
-    if (!queued(id)) {
-      acted.errors.push_back(id + ": no such message in the queue");
-    } else {
-      wanted.insert(id);
-    }
+    if (queued(id, acted)) wanted.insert(id);
   }
   {
     std::lock_guard lock(mutex_);
@@ -128,10 +131,7 @@ Acted Scheduler::flush(const std::vector<std::string>& ids) {
 Acted Scheduler::hold(const std::vector<std::string>& ids) {
   Acted acted;
   for (const auto& id : ids) {
-    if (!queued(id)) {
-      acted.errors.push_back(id + ": no such message in the queue");
-      continue;
-    }
+    if (!queued(id, acted)) continue;
     {
       std::lock_guard lock(mutex_);
       if (held_.count(id)) {
@@ -189,10 +189,7 @@ Acted Scheduler::remove(const std::vector<std::string>& ids) {
   Round round;
   bool removed = false;
   for (const auto& id : ids) {
-    if (!queued(id)) {
-      acted.errors.push_back(id + ": no such message in the queue");
-      continue;
-    }
+    if (!queued(id, acted)) continue;
     {
       std::lock_guard lock(mutex_);
       held_.erase(id);
@@ -215,10 +212,7 @@ Acted Scheduler::remove(const std::vector<std::string>& ids) {
 Acted Scheduler::bounce(const std::vector<std::string>& ids) {
   Acted acted;
   for (const auto& id : ids) {
-    if (!queued(id)) {
-      acted.errors.push_back(id + ": no such message in the queue");
-      continue;
-    }
+    if (!queued(id, acted)) continue;
     {
       std::lock_guard lock(mutex_);
       to_bounce_.insert(id);

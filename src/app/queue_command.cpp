@@ -4,12 +4,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <iostream>
 
 #include "control/access.h"
 #include "control/client.h"
 #include "control/queue_api.h"
+#include "queue/fs.h"
 
 namespace tern::app {
 namespace {
@@ -180,6 +183,11 @@ int run_queue_command(const QueueArgs& args, const config::Config& config) {
   } else if (answer.error().enhanced == control::kNotRunning) {
     if (!read_only(args.action)) return fail("the server is not running (no one answers on " + answer.error().text + ")");
     std::cerr << "tern: the server is not running: reading the spool directly\n";
+    // A spool this user may not read is an error, not an empty queue.
+    auto readable = queue::posix_fs().list(config.data_dir + "/queue/active");
+    if (!readable && ::access((config.data_dir + "/queue").c_str(), F_OK) == 0) {
+      return fail("cannot read the spool: " + readable.error().detail);
+    }
     control::SpoolAccess spool(config.data_dir + "/queue", now_t());
     line = control::handle_request(request, spool, now_t());
   } else {

@@ -14,6 +14,10 @@ namespace {
 
 Error refused(std::string text) { return Error{0, "", std::move(text), ""}; }
 
+void log_certificate(const char* event, const net::TlsContext& tls) {
+  spdlog::info("event={} subject={} not_after={}", event, log_value(tls.subject()), log_value(tls.not_after()));
+}
+
 // The certificate of a reload: the new files, or the old certificate when
 // they cannot be read (a renewal half done must not take TLS away).
 Result<std::shared_ptr<net::TlsContext>> load_tls(const config::Tls& tls, const std::shared_ptr<net::TicketKeys>& keys,
@@ -21,8 +25,8 @@ Result<std::shared_ptr<net::TlsContext>> load_tls(const config::Tls& tls, const 
   if (!tls.enabled()) return std::shared_ptr<net::TlsContext>();
   auto loaded = net::TlsContext::load(tls, keys);
   if (loaded) {
-    spdlog::info("event={} subject={} not_after={}", previous ? "tls_reloaded" : "tls_certificate",
-                 log_value((*loaded)->subject()), log_value((*loaded)->not_after()));
+    // At a reload, said once it is applied (Reloader::reload).
+    if (!previous) log_certificate("tls_certificate", **loaded);
     return std::move(loaded.value());
   }
   if (!previous || !previous->tls) return loaded.error();
@@ -110,6 +114,8 @@ Result<std::string> Reloader::reload() {
   if (!settings) return fail(settings.error());
   if (auto reloaded = server_.reload(*settings); !reloaded) return fail(reloaded.error());
   current_.set(*settings);
+  const auto& tls = (*settings)->tls;
+  if (tls && tls != running->tls) log_certificate("tls_reloaded", *tls);
   auto listeners = (*settings)->config.listeners.size();
   if (later.empty()) {
     spdlog::info("event=reloaded listeners={}", listeners);

@@ -77,6 +77,17 @@ void print_show(const json& reply) {
                            str(m, "id"), str(m, "state"), duration(m["age"].get<long>()),
                            m["size"].get<std::uint64_t>(), m["attempts"].get<unsigned>(),
                            sender.empty() ? "<>" : printable(sender));
+  if (m.contains("envelope") && m["envelope"].is_object()) {
+    const auto& e = m["envelope"];
+    std::cout << fmt::format("client:    {} (HELO {}) with {}\n", printable(str(e, "client_address")),
+                             printable(str(e, "helo")), printable(str(e, "protocol")));
+    std::string params = "BODY=" + str(e, "body");
+    if (e["size"].is_number()) params += fmt::format(" SIZE={}", e["size"].get<std::uint64_t>());
+    if (e["smtputf8"].get<bool>()) params += " SMTPUTF8";
+    if (e["ret"].is_string()) params += " RET=" + str(e, "ret");
+    if (e["envid"].is_string()) params += " ENVID=" + printable(str(e, "envid"));
+    std::cout << "params:    " << params << "\n";
+  }
   std::cout << "recipients:\n";
   print_recipients(m);
   std::cout << "history:\n";

@@ -22,6 +22,12 @@ Result<std::string> state_file(const std::string& queue_dir, const std::string& 
   return text;
 }
 
+Result<proto::Envelope> queued_envelope(const std::string& queue_dir, const std::string& id) {
+  auto message = queue::load_queued(queue::posix_fs(), id, queue_dir + "/active/" + id);
+  if (!message) return message.error();
+  return std::move(message->envelope);
+}
+
 std::time_t now_t() { return std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()); }
 
 }  // namespace
@@ -40,6 +46,8 @@ Result<std::string> ServerQueue::headers(const std::string& id) {
 }
 
 Result<std::string> ServerQueue::state_text(const std::string& id) { return state_file(queue_dir_, id); }
+
+Result<proto::Envelope> ServerQueue::envelope(const std::string& id) { return queued_envelope(queue_dir_, id); }
 
 Result<queue::Acted> ServerQueue::act(std::string_view command, const std::vector<std::string>& ids) {
   if (command == "flush") return scheduler_.flush(ids);
@@ -67,6 +75,8 @@ Result<std::string> SpoolAccess::headers(const std::string& id) {
 }
 
 Result<std::string> SpoolAccess::state_text(const std::string& id) { return state_file(queue_dir_, id); }
+
+Result<proto::Envelope> SpoolAccess::envelope(const std::string& id) { return queued_envelope(queue_dir_, id); }
 
 Result<queue::Acted> SpoolAccess::act(std::string_view command, const std::vector<std::string>&) {
   return Error{0, "", std::string(command) + " needs the server, and it is not running", ""};

@@ -17,6 +17,7 @@ class ServerQueue : public QueueAccess {
   Result<queue::MessageInfo> message(const std::string& id) override;
   Result<std::string> headers(const std::string& id) override;
   Result<std::string> state_text(const std::string& id) override;
+  Result<proto::Envelope> envelope(const std::string& id) override;
   Result<queue::Acted> act(std::string_view command, const std::vector<std::string>& ids) override;
   std::vector<queue::RecentEvent> recent() override { return scheduler_.index().recent(); }
 
@@ -34,6 +35,7 @@ class SpoolAccess : public QueueAccess {
   Result<queue::MessageInfo> message(const std::string& id) override;
   Result<std::string> headers(const std::string& id) override;
   Result<std::string> state_text(const std::string& id) override;
+  Result<proto::Envelope> envelope(const std::string& id) override;
   Result<queue::Acted> act(std::string_view command, const std::vector<std::string>& ids) override;
   std::vector<queue::RecentEvent> recent() override { return {}; }  // only the server knows
 

@@ -87,6 +87,42 @@ std::string list(const json& request, QueueAccess& queue, std::time_t now) {
   return out;
 }
 
+json nullable(std::string_view text) { return text.empty() ? json(nullptr) : json(text); }
+
+// RFC 3461 NOTIFY, as the client gave it; null when it gave none.
+json notify_of(unsigned notify) {
+  if (notify == 0) return nullptr;
+  if (notify & proto::kNotifyNever) return json::array({"NEVER"});
+  json out = json::array();
+  if (notify & proto::kNotifySuccess) out.push_back("SUCCESS");
+  if (notify & proto::kNotifyFailure) out.push_back("FAILURE");
+  if (notify & proto::kNotifyDelay) out.push_back("DELAY");
+  return out;
+}
+
+// What show says of the envelope beyond the list entry: its parameters
+// (RFC 1870, 6152, 3030, 3461, 6531, 4954) and where it came from.
+json envelope_json(const proto::Envelope& e) {
+  const auto& p = e.params;
+  json recipients = json::array();
+  for (const auto& r : e.recipients) {
+    recipients.push_back({{"address", r.mailbox.to_string()},
+                          {"notify", notify_of(r.params.notify)},
+                          {"orcpt", nullable(r.params.orcpt)},
+                          {"alias", nullable(r.alias)}});
+  }
+  return {{"client_address", e.client_address},
+          {"helo", e.helo},
+          {"protocol", e.protocol},
+          {"size", p.size ? json(*p.size) : json(nullptr)},
+          {"body", p.body == proto::Body::kBinaryMime ? "BINARYMIME" : p.body == proto::Body::k8BitMime ? "8BITMIME" : "7BIT"},
+          {"smtputf8", p.smtputf8},
+          {"ret", p.ret == proto::Ret::kFull ? json("FULL") : p.ret == proto::Ret::kHdrs ? json("HDRS") : json(nullptr)},
+          {"envid", nullable(p.envid)},
+          {"auth", nullable(p.auth)},
+          {"recipients", std::move(recipients)}};
+}
+
 json show(const json& request, QueueAccess& queue, std::time_t now) {
   auto id = request.value("id", std::string());
   if (!queue::valid_queue_id(id)) return fail("no such message in the queue: " + id);
@@ -97,6 +133,8 @@ json show(const json& request, QueueAccess& queue, std::time_t now) {
   auto out = json::parse(text);
   auto headers = queue.headers(id);
   out["headers"] = headers ? *headers : "";
+  auto envelope = queue.envelope(id);
+  out["envelope"] = envelope ? envelope_json(*envelope) : json(nullptr);
   json history = json::array();
   history.push_back({{"time", message->arrival}, {"text", "received"}});
   if (auto text = queue.state_text(id)) {

@@ -6,7 +6,7 @@
 //
 // Requests: {"command": C, ...}
 //   list     [domain] [state]      -> {"ok", "source", "messages": [...]}
-//   show     id                    -> {"ok", "source", "message": {..., "headers", "history"}}
+//   show     id                    -> {"ok", "source", "message": {..., "envelope", "headers", "history"}}
 //   summary                        -> {"ok", "source", "buckets", "domains", "total"}
 //   recent                         -> {"ok", "events": [{time, id, recipient, outcome, reply}]}
 //   stats                          -> {"ok", "queue", "oldest_age", "received", "delivered",
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "proto/envelope.h"
 #include "queue/queue_index.h"
 
 namespace tern::control {
@@ -40,6 +41,8 @@ class QueueAccess {
   virtual Result<queue::MessageInfo> message(const std::string& id) = 0;
   virtual Result<std::string> headers(const std::string& id) = 0;
   virtual Result<std::string> state_text(const std::string& id) = 0;
+  // The envelope as queued (parameters, where it came from), for show.
+  virtual Result<proto::Envelope> envelope(const std::string&) { return Error{0, "", "no envelope", ""}; }
   virtual std::vector<queue::RecentEvent> recent() = 0;
   // flush, hold, release, delete, bounce.
   virtual Result<queue::Acted> act(std::string_view command, const std::vector<std::string>& ids) = 0;

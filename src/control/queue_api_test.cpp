@@ -34,6 +34,14 @@ class FakeQueue : public QueueAccess {
     }
     return Error{0, "", "no such message in the queue: " + id, ""};
   }
+  Result<proto::Envelope> envelope(const std::string&) override {
+    proto::Envelope e;
+    e.client_address = "192.0.2.1";
+    e.params.body = proto::Body::k8BitMime;
+    e.params.envid = "env-1";
+    e.recipients.push_back({{"fred", "other.test"}, {proto::kNotifySuccess | proto::kNotifyFailure, "rfc822;f@x.test"}});
+    return e;
+  }
   Result<std::string> headers(const std::string&) override { return std::string("Subject: hi\xff\r\n\r\n"); }
   Result<std::string> state_text(const std::string&) override {
     return queue::reply_record(kNow - 60, {1}, "451 4.4.0 later");
@@ -99,6 +107,13 @@ TEST(QueueApi, ShowsHeadersAndHistory) {
   auto shown = ask(queue, R"({"command":"show","id":"0A3"})");
   ASSERT_TRUE(shown["ok"]) << shown.dump();
   EXPECT_EQ(shown["message"]["headers"], "Subject: hi\xef\xbf\xbd\r\n\r\n");  // not UTF-8: replaced, still JSON
+  const auto& envelope = shown["message"]["envelope"];
+  EXPECT_EQ(envelope["client_address"], "192.0.2.1");
+  EXPECT_EQ(envelope["body"], "8BITMIME");
+  EXPECT_EQ(envelope["envid"], "env-1");
+  EXPECT_TRUE(envelope["ret"].is_null());
+  EXPECT_EQ(envelope["recipients"][0]["notify"], json({"SUCCESS", "FAILURE"}));
+  EXPECT_EQ(envelope["recipients"][0]["orcpt"], "rfc822;f@x.test");
   ASSERT_EQ(shown["message"]["history"].size(), 2u);
   EXPECT_EQ(shown["message"]["history"][1]["text"], "fred@other.test: 451 4.4.0 later");
   EXPECT_FALSE(ask(queue, R"({"command":"show","id":"0NOPE"})")["ok"]);

@@ -133,7 +133,9 @@ json request_of(const QueueArgs& args) {
   if (args.action != "list" && args.action != "show" && args.action != "summary") {
     if (!args.ids.empty()) request["ids"] = args.ids;
     if (!args.domain.empty()) request["domain"] = args.domain;
-    if (args.all) request["all"] = true;
+    // `tern queue flush` alone flushes everything, as `postqueue -f` does.
+    bool everything = args.action == "flush" && args.ids.empty() && args.domain.empty();
+    if (args.all || everything) request["all"] = true;
   }
   return request;
 }
@@ -167,7 +169,7 @@ void add_queue_command(CLI::App& app, QueueArgs& args, std::string& config_path)
     bool domain, all;
   };
   const Command commands[] = {
-      {"flush", "Try deferred messages now", true, true},
+      {"flush", "Try deferred messages now (all of them when none is named)", true, true},
       {"hold", "Keep messages from delivery and expiry until released", true, false},
       {"release", "Release held messages (tried now)", true, true},
       {"delete", "Remove messages from the queue, without a DSN", false, false},

@@ -497,7 +497,8 @@ std::string Scheduler::notify(Delivery& a, Outcomes& o, std::vector<std::string>
     if (sent && *sent) lines += state_record("notified " + **sent);
     if (sent) held(*sent);
   }
-  auto arrived_at = queue_id_time(message.id);
+  // As for expiry (finish()): a released message's time counts from its release.
+  auto arrived_at = std::max(queue_id_time(message.id), a.state().released_at);
   auto arrival = arrived_at ? std::chrono::system_clock::from_time_t(arrived_at) : clock_.now();
   if (!o.deferred.empty() && delay_warning_due(retry_, arrival, clock_.now(), a.state().delay_warned)) {
     for (auto& d : o.deferred) d.will_retry_until = std::chrono::system_clock::to_time_t(retry_until(retry_, arrival));

@@ -83,41 +83,6 @@ void Scheduler::defer(const std::string& id, TimePoint when, std::vector<std::st
   wake_.notify_one();
 }
 
-namespace {
-
-// `domain` itself, or (with `subdomains`) any name below it.
-bool in_domain(std::string_view name, std::string_view domain, bool subdomains) {
-  if (iequals(name, domain)) return true;
-  return subdomains && name.size() > domain.size() + 1 && name[name.size() - domain.size() - 1] == '.' &&
-         iequals(name.substr(name.size() - domain.size()), domain);
-}
-
-}  // namespace
-
-std::size_t Scheduler::flush_domain(std::string_view domain, bool subdomains) {
-  std::size_t count = 0;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto it = deferred_.begin(); it != deferred_.end();) {
-      auto known = deferred_domains_.find(it->second);
-      bool match = known == deferred_domains_.end();
-      for (std::size_t i = 0; !match && i < known->second.size(); ++i) {
-        match = in_domain(known->second[i], domain, subdomains);
-      }
-      if (!match) {
-        ++it;
-        continue;
-      }
-      if (known != deferred_domains_.end()) deferred_domains_.erase(known);
-      ready_.push_back({std::move(it->second), false, true});
-      it = deferred_.erase(it);
-      ++count;
-    }
-  }
-  if (count > 0) wake_.notify_all();
-  return count;
-}
-
 // Takes work, if there is any: finished deliveries to record, or ready
 // messages (moving deferred ones to ready when due) while fewer than
 // kMaxActive are active. Called with mutex_ held.
@@ -611,34 +576,6 @@ bool Scheduler::finish(Delivery& a, Round& round) {
   }
   defer(id, next, std::move(domains));
   return true;
-}
-
-// The last reply of each deferred or failed recipient, one record per
-// distinct reply; the state in memory says the same (for the index).
-std::string Scheduler::reply_records(Delivery& a, const Outcomes& o, std::time_t now_t) {
-  std::map<std::string, std::vector<std::size_t>> by_reply;
-  for (const auto& [index, text] : o.replies) {
-    by_reply[text].push_back(index);
-    if (index < a.state().replies.size()) a.state().replies[index] = {now_t, text};
-  }
-  std::string lines;
-  for (const auto& [text, indexes] : by_reply) lines += reply_record(now_t, indexes, text);
-  return lines;
-}
-
-void Scheduler::note_recent(const Delivery& a, const Outcomes& o, std::time_t now_t) {
-  std::map<std::size_t, std::string> replies(o.replies.begin(), o.replies.end());
-  const auto& recipients = a.message().envelope.recipients;
-  auto note = [&](const DsnRecipient& d, const char* outcome) {
-    index_.note({now_t, a.message().id, recipients[d.index].mailbox.to_string(), outcome, replies[d.index]});
-  };
-  for (const auto& d : o.deferred) note(d, "deferred");
-  for (const auto& d : o.failed) note(d, d.status == kExpiredStatus ? "expired" : "failed");
-}
-
-void Scheduler::index_attempt(Delivery& a) {
-  const auto& message = a.message();
-  index_.put(describe(message.id, message.envelope, message.size, a.state(), "active"));
 }
 
 }  // namespace tern::queue

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "queue/delivery_state.h"
 #include "queue/scheduler.h"
 
@@ -15,6 +16,13 @@ namespace {
 
 std::string time_now(const Clock& clock) {
   return std::to_string(std::chrono::system_clock::to_time_t(clock.now()));
+}
+
+// `domain` itself, or (with `subdomains`) any name below it.
+bool in_domain(std::string_view name, std::string_view domain, bool subdomains) {
+  if (iequals(name, domain)) return true;
+  return subdomains && name.size() > domain.size() + 1 && name[name.size() - domain.size() - 1] == '.' &&
+         iequals(name.substr(name.size() - domain.size()), domain);
 }
 
 }  // namespace
@@ -96,6 +104,31 @@ void Scheduler::drop(const std::string& id, Round& round) {
   forget(id, {}, round);
   index_.erase(id);
   spdlog::info("event=removed queue_id={} by=admin", id);
+}
+
+// ETRN (RFC 1985).
+std::size_t Scheduler::flush_domain(std::string_view domain, bool subdomains) {
+  std::size_t count = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = deferred_.begin(); it != deferred_.end();) {
+      auto known = deferred_domains_.find(it->second);
+      bool match = known == deferred_domains_.end();
+      for (std::size_t i = 0; !match && i < known->second.size(); ++i) {
+        match = in_domain(known->second[i], domain, subdomains);
+      }
+      if (!match) {
+        ++it;
+        continue;
+      }
+      if (known != deferred_domains_.end()) deferred_domains_.erase(known);
+      ready_.push_back({std::move(it->second), false, true});
+      it = deferred_.erase(it);
+      ++count;
+    }
+  }
+  if (count > 0) wake_.notify_all();
+  return count;
 }
 
 Acted Scheduler::flush(const std::vector<std::string>& ids) {

@@ -20,6 +20,10 @@ packages=(
   dovecot-core dovecot-lmtpd
   # issue 17: /metrics parsed by Prometheus' own parser, the dashboard in a real browser
   python3-prometheus-client chromium curl
+  # issue 18: mail authentication (libpsl for DMARC's organisational domain) and its
+  # independent peers: dkimpy, pyspf, Authentication-Results and DMARC parsers, Mail::DKIM
+  libpsl-dev publicsuffix python3-dkim python3-nacl python3-spf python3-dnslib
+  python3-authres python3-authheaders libmail-dkim-perl
 )
 
 missing=()

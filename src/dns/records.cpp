@@ -64,3 +64,20 @@ Result<Route> route_from_mx(std::string_view domain, const MxAnswer& answer, std
 }
 
 }  // namespace tern::dns
+
+namespace tern::dns {
+
+bool parse_txt_rdata(std::string_view rdata, std::string& out) {
+  out.clear();
+  std::size_t at = 0;
+  if (rdata.empty()) return false;
+  while (at < rdata.size()) {
+    auto length = static_cast<unsigned char>(rdata[at]);
+    if (at + 1 + length > rdata.size()) return false;
+    out.append(rdata.substr(at + 1, length));
+    at += 1 + length;
+  }
+  return true;
+}
+
+}  // namespace tern::dns

@@ -34,6 +34,11 @@ struct MxAnswer {
 // uncompressed domain name). Returns false when malformed.
 bool parse_mx_rdata(std::string_view rdata, MxRecord& out);
 
+// TXT rdata (RFC 1035 3.3.14: one or more length-prefixed
+// character-strings) as one string, the pieces joined with nothing between
+// them. Returns false when malformed.
+bool parse_txt_rdata(std::string_view rdata, std::string& out);
+
 // A wire-format domain name (length-prefixed labels) as text, lower case,
 // without the trailing dot; the root is "". Returns false when malformed.
 bool parse_wire_name(std::string_view wire, std::string& out, std::size_t& consumed);

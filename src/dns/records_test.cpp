@@ -58,5 +58,15 @@ TEST(Records, ImplicitNullAndFailures) {
   EXPECT_FALSE(temp.error().permanent());
 }
 
+TEST(TxtRdata, JoinsCharacterStringsWithNothingBetween) {
+  std::string text;
+  ASSERT_TRUE(parse_txt_rdata(std::string("\x05v=spf\x0a" "1 -all ip4", 17), text));
+  EXPECT_EQ(text, "v=spf1 -all ip4");
+  ASSERT_TRUE(parse_txt_rdata(std::string("\x00", 1), text));  // one empty string
+  EXPECT_EQ(text, "");
+  EXPECT_FALSE(parse_txt_rdata("", text));                          // no string at all
+  EXPECT_FALSE(parse_txt_rdata(std::string("\x05" "abc", 4), text));  // cut short
+}
+
 }  // namespace
 }  // namespace tern::dns

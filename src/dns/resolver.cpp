@@ -213,4 +213,62 @@ asio::awaitable<AddressAnswer> Resolver::addresses(std::string host) {
   co_return answer;
 }
 
+namespace {
+
+// One rdata item of `type` into `answer`; false when malformed.
+bool decode(RecordType type, std::string_view rdata, Answer& answer) {
+  switch (type) {
+    case RecordType::kA: {
+      if (rdata.size() != 4) return false;
+      asio::ip::address_v4::bytes_type bytes;
+      std::copy(rdata.begin(), rdata.end(), bytes.begin());
+      answer.addresses.emplace_back(asio::ip::address_v4(bytes));
+      return true;
+    }
+    case RecordType::kAaaa: {
+      if (rdata.size() != 16) return false;
+      asio::ip::address_v6::bytes_type bytes;
+      std::copy(rdata.begin(), rdata.end(), bytes.begin());
+      answer.addresses.emplace_back(asio::ip::address_v6(bytes));
+      return true;
+    }
+    case RecordType::kMx: {
+      MxRecord record;
+      if (!parse_mx_rdata(rdata, record)) return false;
+      answer.mx.push_back(std::move(record));
+      return true;
+    }
+    case RecordType::kTxt: {
+      std::string text;
+      if (!parse_txt_rdata(rdata, text)) return false;
+      answer.texts.push_back(std::move(text));
+      return true;
+    }
+    case RecordType::kPtr: {
+      std::string name;
+      std::size_t consumed = 0;
+      if (!parse_wire_name(rdata, name, consumed) || consumed != rdata.size()) return false;
+      answer.names.push_back(std::move(name));
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+asio::awaitable<Answer> Resolver::lookup(std::string name, RecordType type) {
+  auto q = co_await query(std::move(name), static_cast<int>(type));
+  Answer answer{.status = q.status, .detail = q.detail};
+  // A malformed item is skipped (as a resolver library would drop it);
+  // only an answer that had data and kept none is a failure.
+  for (const auto& rdata : q.rdata) decode(type, rdata, answer);
+  bool kept = !answer.texts.empty() || !answer.addresses.empty() || !answer.mx.empty() || !answer.names.empty();
+  if (answer.status == Status::kOk && !kept) {
+    answer.status = Status::kTempFail;
+    answer.detail = "malformed records";
+  }
+  co_return answer;
+}
+
 }  // namespace tern::dns

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "dns/lookup.h"
 #include "dns/records.h"
 
 struct ub_ctx;
@@ -33,16 +34,18 @@ struct AddressAnswer {
   std::string detail;
 };
 
-class Resolver {
+class Resolver : public Lookup {
  public:
   // Errors (bad server address, unbound set-up) are start-up failures.
   static Result<std::unique_ptr<Resolver>> create(boost::asio::any_io_executor executor,
                                                   const ResolverConfig& config);
-  ~Resolver();
+  ~Resolver() override;
 
   boost::asio::awaitable<MxAnswer> mx(std::string domain);
   // AAAA and A records of a host.
   boost::asio::awaitable<AddressAnswer> addresses(std::string host);
+  // Any one type, decoded (lookup.h).
+  boost::asio::awaitable<Answer> lookup(std::string name, RecordType type) override;
 
  private:
   struct Query;

@@ -18,8 +18,11 @@ class Host : public tern::smtp::server::SessionHost {
     if (rcpt.mailbox.local_part == "nobody") return tern::Error{550, "5.1.1", "User unknown", ""};
     return {};
   }
-  // Recipients at "store" are asked of the driver (verify_recipients).
-  bool defers_recipient(const tern::proto::Path& rcpt) override { return rcpt.mailbox.domain == "store"; }
+  // Recipients and senders at "store" are decided by the driver (a store,
+  // SPF), and so are their messages at end of data.
+  bool defers(tern::smtp::server::PolicyStage, const tern::proto::Path& path) override {
+    return path.mailbox.domain == "store";
+  }
   tern::Result<std::string> begin_message(const tern::proto::Envelope&) override { return std::string("ID"); }
   tern::Result<void> write_message(std::string_view content) override {
     size_ += content.size();
@@ -37,9 +40,9 @@ void drive(tern::smtp::server::Session& session) {
       session.committed({});
     } else if (session.wants_tls()) {
       session.tls_established({"TLSv1.3", "TLS_AES_128_GCM_SHA256", 128});
-    } else if (session.awaiting_recipient_check()) {
-      bool known = session.recipient_to_check().mailbox.local_part == "a";
-      session.recipient_checked(known ? tern::Result<void>() : tern::Result<void>(tern::Error{550, "5.1.1", "No", ""}));
+    } else if (session.awaiting_policy()) {
+      bool known = session.policy_path().mailbox.local_part == "a";
+      session.policy_decided(known ? tern::Result<void>() : tern::Result<void>(tern::Error{550, "5.7.1", "No", ""}));
     } else if (session.awaiting_auth()) {
       auto c = session.take_credentials();
       session.authenticated(c.login == "a@b" && c.password == "pw" ? AuthVerdict::kOk : AuthVerdict::kBadCredentials);

@@ -53,15 +53,18 @@ class SpoolHost : public smtp::server::SessionHost {
     return settings_->policy->check(recipient, client_ip_, !login.empty());
   }
 
-  bool defers_recipient(const proto::Path& recipient) override {
-    return context_.verify_recipient && settings_->policy->store_to_ask(recipient) != nullptr;
+  bool defers(smtp::server::PolicyStage stage, const proto::Path& path) override {
+    if (stage != smtp::server::PolicyStage::kRcpt) return false;
+    return context_.verify_recipient && settings_->policy->store_to_ask(path) != nullptr;
   }
 
-  // verify_recipients: the store says whether the user exists.
-  asio::awaitable<Result<void>> verify_recipient(const proto::Path& recipient) {
-    const auto* store = settings_->policy->store_to_ask(recipient);
+  // What defers() said would be decided later. verify_recipients: the store
+  // says whether the user exists.
+  asio::awaitable<Result<void>> decide(smtp::server::PolicyStage stage, const proto::Path& path) {
+    if (stage != smtp::server::PolicyStage::kRcpt) co_return Result<void>();
+    const auto* store = settings_->policy->store_to_ask(path);
     if (!store) co_return Result<void>();
-    co_return co_await context_.verify_recipient(*store, recipient.mailbox);
+    co_return co_await context_.verify_recipient(*store, path.mailbox);
   }
 
   // RFC 1985 ETRN, for clients in the relay networks (a secondary MX's
@@ -293,11 +296,11 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
     }
     if (n == 0) break;
     session.receive(std::string_view(shared_read_buffer().data(), static_cast<std::size_t>(n)));
-    while (session.awaiting_commit() || session.awaiting_auth() || session.awaiting_recipient_check()) {
+    while (session.awaiting_commit() || session.awaiting_auth() || session.awaiting_policy()) {
       if (session.awaiting_commit()) {
         session.committed(co_await host.commit());
-      } else if (session.awaiting_recipient_check()) {
-        session.recipient_checked(co_await host.verify_recipient(session.recipient_to_check()));
+      } else if (session.awaiting_policy()) {
+        session.policy_decided(co_await host.decide(session.policy_stage(), session.policy_path()));
       } else {
         co_await authenticate(server, session, ip);
       }

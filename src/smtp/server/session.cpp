@@ -263,11 +263,25 @@ void Session::on_mail(const proto::CommandLine& command) {
   if (!login_.empty()) {
     if (auto allowed = host_.check_sender(path->path, login_); !allowed) return reply_error(allowed.error());
   }
+  if (host_.defers(PolicyStage::kMail, path->path)) {
+    pending_.mail = std::move(params.value());
+    return await_policy(PolicyStage::kMail, path->path);
+  }
+  begin_transaction(path->path, std::move(params.value()));
+}
+
+void Session::begin_transaction(const proto::Path& path, proto::MailParameters params) {
   envelope_ = {};
-  envelope_.reverse_path = path->path;
-  envelope_.params = std::move(params.value());
+  envelope_.reverse_path = path;
+  envelope_.params = std::move(params);
   in_transaction_ = true;
   reply(250, "2.1.0", "Ok");
+}
+
+void Session::await_policy(PolicyStage stage, const proto::Path& path) {
+  pending_.stage = stage;
+  pending_.path = path;
+  state_ = State::kAwaitingPolicy;
 }
 
 void Session::on_rcpt(const proto::CommandLine& command) {
@@ -284,10 +298,9 @@ void Session::on_rcpt(const proto::CommandLine& command) {
     return reply(452, "4.5.3", "Too many recipients", counts);
   }
   if (auto allowed = host_.check_recipient(path->path, login_); !allowed) return reply_error(allowed.error());
-  if (!is_duplicate(path->path.mailbox) && host_.defers_recipient(path->path)) {
-    checking_ = {path->path, std::move(params.value())};
-    state_ = State::kCheckingRecipient;
-    return;
+  if (!is_duplicate(path->path.mailbox) && host_.defers(PolicyStage::kRcpt, path->path)) {
+    pending_.rcpt = std::move(params.value());
+    return await_policy(PolicyStage::kRcpt, path->path);
   }
   add_recipient(path->path, std::move(params.value()));
 }
@@ -300,16 +313,25 @@ void Session::add_recipient(const proto::Path& path, proto::RcptParameters param
   reply(250, "2.1.5", "Ok");
 }
 
-void Session::recipient_checked(const Result<void>& verdict) {
-  if (state_ != State::kCheckingRecipient) return;
+void Session::policy_decided(const Result<void>& verdict) {
+  if (state_ != State::kAwaitingPolicy) return;
   state_ = State::kCommand;
-  last_verb_ = "RCPT";
-  if (verdict) {
-    add_recipient(checking_.path, std::move(checking_.params));
-  } else {
+  auto pending = std::exchange(pending_, {});
+  if (pending.stage == PolicyStage::kMail) last_verb_ = "MAIL";
+  if (pending.stage == PolicyStage::kRcpt) last_verb_ = "RCPT";
+  if (!verdict) {
+    // A message refused at end of data was never acknowledged: the client
+    // still owns it (RFC 5321 4.2.5).
+    if (pending.stage == PolicyStage::kData) reset_transaction();
     reply_error(verdict.error());
+  } else if (pending.stage == PolicyStage::kMail) {
+    begin_transaction(pending.path, std::move(pending.mail));
+  } else if (pending.stage == PolicyStage::kRcpt) {
+    add_recipient(pending.path, std::move(pending.rcpt));
+  } else {
+    state_ = State::kCommitting;  // the driver commits, then calls committed()
+    return;
   }
-  checking_ = {};
   process();
 }
 
@@ -463,6 +485,9 @@ void Session::finish_message() {
       state_ = State::kCommand;
       return reply_error(written.error());
     }
+  }
+  if (host_.defers(PolicyStage::kData, envelope_.reverse_path)) {
+    return await_policy(PolicyStage::kData, envelope_.reverse_path);
   }
   state_ = State::kCommitting;  // the driver makes it durable, then calls committed()
 }

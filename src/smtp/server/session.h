@@ -61,6 +61,9 @@ struct TlsInfo {
 
 enum class AuthVerdict { kOk, kBadCredentials, kUnavailable };
 
+// Where a policy decision is waited for.
+enum class PolicyStage { kMail, kRcpt, kData };
+
 // What the session asks of the world. The production host is the policy
 // layer plus the spool; unit tests use a fake.
 class SessionHost {
@@ -69,11 +72,13 @@ class SessionHost {
   // Policy: may this forward-path receive mail here? (550 5.1.1, 554 5.7.1
   // ...) `login` is the authenticated user, empty before AUTH.
   virtual Result<void> check_recipient(const proto::Path& recipient, std::string_view login) = 0;
-  // After check_recipient() passed: true when the answer must come from
-  // elsewhere and takes time (an LMTP store asked whether the user
-  // exists). The session then waits (awaiting_recipient_check()) until the
-  // driver calls recipient_checked().
-  virtual bool defers_recipient(const proto::Path&) { return false; }
+  // Checks that take time (DNS for SPF and DKIM, a store asked whether a
+  // user exists): after a stage's own checks passed, true when the host
+  // decides it later. The session then waits (awaiting_policy()) until the
+  // driver calls policy_decided() (DESIGN.md 5: check → policy → apply).
+  // kMail: `path` is the reverse-path; kRcpt: the forward-path; kData: the
+  // message is complete and not yet committed, `path` is the reverse-path.
+  virtual bool defers(PolicyStage, const proto::Path&) { return false; }
   // Policy for an authenticated client: may `login` send as this
   // reverse-path? (553 5.7.1; Postfix: reject_sender_login_mismatch)
   virtual Result<void> check_sender(const proto::Path&, std::string_view) { return {}; }
@@ -122,12 +127,18 @@ class Session {
   proto::SaslCredentials take_credentials();
   void authenticated(AuthVerdict verdict);
   const std::string& login() const { return login_; }
-  // A RCPT the host deferred (defers_recipient): the driver finds out and
-  // calls recipient_checked() with the verdict (250, or the reply to give).
+  // A stage the host deferred (SessionHost::defers): the driver finds out
+  // and calls policy_decided() with the verdict (go on, or the reply to
+  // give: a MAIL or RCPT refused, a message rejected at end of data).
   // Pipelined commands after it wait, and are answered in order.
-  bool awaiting_recipient_check() const { return state_ == State::kCheckingRecipient; }
-  const proto::Path& recipient_to_check() const { return checking_.path; }
-  void recipient_checked(const Result<void>& verdict);
+  bool awaiting_policy() const { return state_ == State::kAwaitingPolicy; }
+  PolicyStage policy_stage() const { return pending_.stage; }
+  const proto::Path& policy_path() const { return pending_.path; }
+  void policy_decided(const Result<void>& verdict);
+  // The HELO/EHLO argument, for the policy (SPF checks it, RFC 7208 2.3).
+  const std::string& helo() const { return helo_; }
+  // The envelope of the mail transaction in progress.
+  const proto::Envelope& envelope() const { return envelope_; }
   std::size_t auth_failures() const { return auth_failures_; }
   // Timeouts, RFC 5321 4.5.3.2: 421 and close.
   void timed_out();
@@ -148,7 +159,7 @@ class Session {
  private:
   enum class State {
     kCommand, kData, kBdat, kAuthResponse,        // reading input
-    kCommitting, kStartingTls, kAuthenticating, kCheckingRecipient,  // waiting for the driver
+    kCommitting, kStartingTls, kAuthenticating, kAwaitingPolicy,  // waiting for the driver
     kClosed,
   };
 
@@ -175,6 +186,8 @@ class Session {
   std::string received_comments() const;
   bool is_duplicate(const proto::Mailbox& mailbox);
   void add_recipient(const proto::Path& path, proto::RcptParameters params);
+  void begin_transaction(const proto::Path& path, proto::MailParameters params);
+  void await_policy(PolicyStage stage, const proto::Path& path);
   void process_data();
   void process_bdat();
   void bdat_chunk_done();
@@ -222,10 +235,12 @@ class Session {
   bool in_transaction_ = false;
   proto::Envelope envelope_;
   std::set<std::string> recipient_keys_;  // to accept a repeated RCPT once
-  struct Checking {
+  struct Pending {
+    PolicyStage stage = PolicyStage::kMail;
     proto::Path path;
-    proto::RcptParameters params;
-  } checking_;                             // the RCPT the driver is checking
+    proto::MailParameters mail;
+    proto::RcptParameters rcpt;
+  } pending_;                              // the stage the driver is deciding
   std::size_t recipient_overshoot_ = 0;   // RCPTs refused as too many
   std::string queue_id_;
   bool message_open_ = false;

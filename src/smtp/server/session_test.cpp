@@ -15,7 +15,7 @@ class FakeHost : public SessionHost {
     auto local = rcpt.mailbox.local_part;
     if (!login.empty()) return {};
     if (rcpt.mailbox.domain.empty() || local == "alice" || local == "postmaster") return {};
-    if (rcpt.mailbox.domain == "store.test") return {};  // the store decides (defers_recipient)
+    if (rcpt.mailbox.domain == "store.test") return {};  // the store decides (defers)
     if (rcpt.mailbox.domain != "example.test") return Error{554, "5.7.1", "Relay access denied", ""};
     return Error{550, "5.1.1", "User unknown", ""};
   }
@@ -32,7 +32,11 @@ class FakeHost : public SessionHost {
     if (sender.null || sender.mailbox.to_string() == login) return {};
     return Error{553, "5.7.1", "Sender address rejected: not owned by user", ""};
   }
-  bool defers_recipient(const proto::Path& rcpt) override { return rcpt.mailbox.domain == "store.test"; }
+  // The store decides on recipients at store.test; SPF-like checks on
+  // senders at slow.test, at MAIL and again at end of data.
+  bool defers(PolicyStage stage, const proto::Path& path) override {
+    return path.mailbox.domain == (stage == PolicyStage::kRcpt ? "store.test" : "slow.test");
+  }
   Result<std::size_t> etrn(std::string_view domain, bool subdomains) override {
     if (domain == "secret.test") return Error{459, "4.7.1", "Node secret.test not allowed: no", ""};
     return domain == "busy.test" ? (subdomains ? 3u : 2u) : 0u;
@@ -45,6 +49,26 @@ class FakeHost : public SessionHost {
   int begun_ = 0;
   int discarded_ = 0;
 };
+
+// The policy's answers. RCPT: the store knows "known", finds "down" not
+// answering. MAIL: "forged" fails. End of data: a message saying "REJECT" is
+// refused.
+Result<void> decide(const Session& session, const FakeHost& host) {
+  auto local = session.policy_path().mailbox.local_part;
+  switch (session.policy_stage()) {
+    case PolicyStage::kRcpt:
+      if (local == "known") return {};
+      if (local == "down") return Error{451, "4.4.3", "Try again later", ""};
+      return Error{550, "5.1.1", "User unknown", ""};
+    case PolicyStage::kMail:
+      if (local == "forged") return Error{550, "5.7.23", "SPF validation failed", ""};
+      return {};
+    case PolicyStage::kData:
+      if (host.current_.find("REJECT") != std::string::npos) return Error{550, "5.7.1", "Rejected by policy", ""};
+      return {};
+  }
+  return {};
+}
 
 struct Run {
   std::string output;
@@ -67,12 +91,8 @@ void drive(Session& session, FakeHost& host, Run& run) {
       session.authenticated(c.login == "down@example.test" ? AuthVerdict::kUnavailable
                             : c.login == "alice@example.test" && c.password == "secret" ? AuthVerdict::kOk
                                                                                         : AuthVerdict::kBadCredentials);
-    } else if (session.awaiting_recipient_check()) {
-      // The store: "known" exists, "down" finds it not answering.
-      auto local = session.recipient_to_check().mailbox.local_part;
-      session.recipient_checked(local == "known" ? Result<void>()
-                                : local == "down" ? Result<void>(Error{451, "4.4.3", "Try again later", ""})
-                                                  : Result<void>(Error{550, "5.1.1", "User unknown", ""}));
+    } else if (session.awaiting_policy()) {
+      session.policy_decided(decide(session, host));
     } else if (session.wants_tls()) {
       session.tls_established({"TLSv1.3", "TLS_AES_128_GCM_SHA256", 128});
     } else {
@@ -148,14 +168,52 @@ TEST(Session, DeferredRecipientChecks) {
   struct Run run;
   session.start();
   session.receive("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<known@store.test>\r\nNOOP\r\n");
-  EXPECT_TRUE(session.awaiting_recipient_check());
-  EXPECT_EQ(session.recipient_to_check().mailbox.to_string(), "known@store.test");
+  EXPECT_TRUE(session.awaiting_policy());
+  EXPECT_EQ(session.policy_stage(), PolicyStage::kRcpt);
+  EXPECT_EQ(session.policy_path().mailbox.to_string(), "known@store.test");
   EXPECT_EQ(codes(session.take_output()), (Codes{"220", "250", "250"}));  // NOOP waits its turn
   drive(session, host, run);
   session.receive("DATA\r\nx\r\n.\r\n");
   drive(session, host, run);
   EXPECT_EQ(codes(session.take_output()), (Codes{"250", "250", "354", "250"}));
   ASSERT_EQ(host.envelope_.recipients.size(), 1u);
+}
+
+// MAIL and end of data decided later (SPF, DKIM, DMARC need DNS):
+// pipelined commands wait and are answered in order; a MAIL refused leaves
+// no transaction (its RCPT and DATA get 503); a message refused at end of
+// data is dropped, not committed, and the session goes on.
+TEST(Session, DeferredMailAndDataDecisions) {
+  auto c = codes_at_every_split(
+      "EHLO c\r\nMAIL FROM:<forged@slow.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+      "MAIL FROM:<ok@slow.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nREJECT me\r\n.\r\n"
+      "MAIL FROM:<ok@slow.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nfine\r\n.\r\n"
+      "MAIL FROM:<ok@slow.test>\r\nRCPT TO:<alice@example.test>\r\nBDAT 10 LAST\r\nREJECT me!QUIT\r\n");
+  EXPECT_EQ(c, (Codes{"220", "250", "550", "503", "503", "250", "250", "354", "550", "250", "250", "354", "250",
+                      "250", "250", "550", "221"}));
+  auto run = play("EHLO c\r\nMAIL FROM:<ok@slow.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nREJECT\r\n.\r\n"
+                  "MAIL FROM:<ok@slow.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nfine\r\n.\r\n", 0);
+  EXPECT_EQ(run.messages.size(), 1u);
+  EXPECT_EQ(run.discarded, 1);
+  EXPECT_NE(run.output.find("550 5.7.1 Rejected by policy\r\n"), std::string::npos) << run.output;
+
+  FakeHost host;
+  Session session(host, {}, "mx.example.test", "S1", "192.0.2.1");
+  session.start();
+  session.receive("EHLO c\r\nMAIL FROM:<ok@slow.test>\r\nRCPT TO:<alice@example.test>\r\n");
+  ASSERT_TRUE(session.awaiting_policy());
+  EXPECT_EQ(session.policy_stage(), PolicyStage::kMail);
+  EXPECT_EQ(session.helo(), "c");
+  session.policy_decided({});
+  EXPECT_EQ(codes(session.take_output()), (Codes{"220", "250", "250", "250"}));
+  session.receive("DATA\r\nx\r\n.\r\nNOOP\r\n");
+  ASSERT_TRUE(session.awaiting_policy());
+  EXPECT_EQ(session.policy_stage(), PolicyStage::kData);
+  EXPECT_EQ(session.envelope().recipients.size(), 1u);
+  EXPECT_EQ(codes(session.take_output()), (Codes{"354"}));  // NOOP waits its turn
+  session.policy_decided(Error{451, "4.7.24", "SPF temporary error", ""});
+  EXPECT_EQ(codes(session.take_output()), (Codes{"451", "250"}));
+  EXPECT_EQ(host.discarded_, 1);
 }
 
 TEST(Session, SimpleTransaction) {

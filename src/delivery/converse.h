@@ -74,7 +74,9 @@ boost::asio::awaitable<void> converse(Stream& stream, smtp::client::Session& ses
           session.send_body(m->prefix, sent >= m->message.size);
           break;
         }
-        piece.resize(kBodyPiece);
+        // The queue file holds more after the message (the header fields
+        // added at reception, sent in the prefix): never read past it.
+        piece.resize(m ? std::min<std::uint64_t>(kBodyPiece, m->message.size - sent) : kBodyPiece);
         auto at = m ? m->offset + (sent - m->prefix.size()) : 0;
         auto n = m ? ::pread(m->fd, piece.data(), piece.size(), static_cast<off_t>(at)) : -1;
         if (n < 0) {

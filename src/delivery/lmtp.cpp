@@ -86,7 +86,8 @@ void LmtpDelivery::deliver(Job job, queue::DeliveryBatch&, Done done) {
   }
   if (pending.positions.empty()) return pending.done(std::move(pending.outcomes));
   message.message.reverse_path = envelope.reverse_path;
-  message.message.size = m.size;
+  message.prefix = m.added_headers;
+  message.message.size = m.size + message.prefix.size();
   message.message.body = envelope.params.body;
   // RFC 6531 3.4 keeps SMTPUTF8 from servers that do not offer it, and a
   // store may not (Dovecot 2.3). Needed it is only for UTF-8 addresses; a

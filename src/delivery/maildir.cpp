@@ -11,6 +11,13 @@ namespace {
 
 constexpr std::size_t kBlock = 64 * 1024;
 
+// Header fields tern wrote (CRLF) with LF line ends, as Return-Path.
+void append_lf(std::string& out, std::string_view fields) {
+  for (char c : fields) {
+    if (c != '\r') out += c;
+  }
+}
+
 // Keeps [a-z0-9._+=-]; everything else (and a leading dot) becomes %XX.
 std::string path_safe(std::string_view text) {
   std::string out;
@@ -113,13 +120,15 @@ std::optional<std::string> Maildir::earlier_copy(const std::string& dir, const s
 Result<std::uint64_t> Maildir::copy_message(int fd, const MaildirMessage& m, const proto::Mailbox& recipient) {
   std::string out = fmt::format("Return-Path: <{}>\nDelivered-To: {}\n", m.return_path,
                                 m.delivered_to.empty() ? to_lower(recipient.to_string()) : m.delivered_to);
+  append_lf(out, m.added_headers);
   std::string block(kBlock, '\0');
   std::uint64_t offset = m.offset;
+  const std::uint64_t end = m.offset + m.size;  // header fields added at reception follow
   std::uint64_t written = 0;
   bool pending_cr = false;
   Result<void> result;
-  while (result) {
-    auto n = fs_.read_at(m.fd, offset, block.data(), block.size());
+  while (result && offset < end) {
+    auto n = fs_.read_at(m.fd, offset, block.data(), std::min<std::uint64_t>(block.size(), end - offset));
     if (!n) {
       result = read_error(m.queue_id, n.error());
       break;

@@ -31,7 +31,9 @@ struct MaildirMessage {
   std::size_t offset = 0;       // where the message starts in it
   bool binary = false;          // BINARYMIME: copy octets unchanged
   bool maybe_delivered = true;  // an earlier attempt may have delivered it
-  std::string delivered_to;     // RFC 9228 Delivered-To; empty: the mailbox's address
+  std::string delivered_to = {};  // RFC 9228 Delivered-To; empty: the mailbox's address
+  std::uint64_t size = 0;       // the message's octets in the queue file
+  std::string_view added_headers = {};  // header fields added at reception, CRLF
 };
 
 class Maildir {

@@ -27,14 +27,16 @@ void MaildirAgent::deliver(Job job, queue::DeliveryBatch& batch, Done done) {
     auto dir = maildir_.mailbox_dir(job.mailboxes[j]);
     auto known = mailboxes.find(dir);
     if (known == mailboxes.end()) {
-      MaildirMessage message{m.id,
-                             index,
-                             envelope.reverse_path.null ? "" : envelope.reverse_path.mailbox.to_string(),
-                             m.fd,
-                             m.offset,
-                             envelope.params.body == proto::Body::kBinaryMime,
-                             m.maybe_delivered,
-                             address};
+      MaildirMessage message{.queue_id = m.id,
+                             .recipient_index = index,
+                             .return_path = envelope.reverse_path.null ? "" : envelope.reverse_path.mailbox.to_string(),
+                             .fd = m.fd,
+                             .offset = m.offset,
+                             .binary = envelope.params.body == proto::Body::kBinaryMime,
+                             .maybe_delivered = m.maybe_delivered,
+                             .delivered_to = address,
+                             .size = m.size,
+                             .added_headers = m.added_headers};
       known = mailboxes.emplace(dir, Outcome{maildir_.deliver(message, job.mailboxes[j], batch), ""}).first;
     }
     outcomes.push_back(known->second);

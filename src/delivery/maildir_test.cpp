@@ -15,13 +15,16 @@ namespace {
 
 namespace fsys = std::filesystem;
 
+constexpr std::string_view kMessage = "Subject: hi\r\n\r\nline\r\nbare\rcr\r\n";
+
 class MaildirTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/tern-maildir-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     auto queue_file = dir_ + "/queued";
-    std::ofstream(queue_file, std::ios::binary) << "ENVELOPE\n\nSubject: hi\r\n\r\nline\r\nbare\rcr\r\n";
+    // The header fields added at reception follow the message (spool.h).
+    std::ofstream(queue_file, std::ios::binary) << "ENVELOPE\n\n" << kMessage << "Authentication-Results: x; none\r\n";
     fd_ = ::open(queue_file.c_str(), O_RDONLY);
   }
   void TearDown() override {
@@ -30,7 +33,13 @@ class MaildirTest : public ::testing::Test {
   }
 
   MaildirMessage message(std::size_t index = 0, bool maybe_delivered = true) {
-    return {"QID", index, "bob@example.test", fd_, 10, false, maybe_delivered, ""};
+    return {.queue_id = "QID",
+            .recipient_index = index,
+            .return_path = "bob@example.test",
+            .fd = fd_,
+            .offset = 10,
+            .maybe_delivered = maybe_delivered,
+            .size = kMessage.size()};
   }
 
   Result<std::string> deliver(Maildir& maildir, const MaildirMessage& m, proto::Mailbox rcpt) {
@@ -63,6 +72,21 @@ TEST_F(MaildirTest, DeliversWithReturnPathAndLfLineEnds) {
             "Return-Path: <bob@example.test>\nDelivered-To: alice@example.test\n"
             "Subject: hi\n\nline\nbare\rcr\n");
   EXPECT_TRUE(fsys::is_empty(dir_ + "/mail/example.test/alice/tmp"));
+}
+
+// Header fields added at reception go first (after Return-Path and
+// Delivered-To), with LF line ends; nothing after the message is copied.
+TEST_F(MaildirTest, AddedHeadersGoInFront) {
+  Maildir maildir(dir_ + "/mail", "mx.example.test");
+  auto m = message(0, false);
+  m.added_headers = "Authentication-Results: mx.example.test; spf=pass\r\n";
+  auto path = deliver(maildir, m, {"alice", "example.test"});
+  ASSERT_TRUE(path.ok());
+  std::stringstream content;
+  content << std::ifstream(*path).rdbuf();
+  EXPECT_EQ(content.str(),
+            "Return-Path: <bob@example.test>\nDelivered-To: alice@example.test\n"
+            "Authentication-Results: mx.example.test; spf=pass\nSubject: hi\n\nline\nbare\rcr\n");
 }
 
 TEST_F(MaildirTest, RepeatedDeliveryIsIdempotent) {

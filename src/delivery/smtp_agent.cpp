@@ -20,6 +20,7 @@ void SmtpAgent::deliver(Job job, queue::DeliveryBatch&, Done done) {
     }
     message.prefix = fmt::format("Delivered-To: {}\r\n", job.forwarded_for);
   }
+  message.prefix += m.added_headers;
   message.message.reverse_path = envelope.reverse_path;
   for (auto index : job.recipients) message.message.recipients.push_back(envelope.recipients[index]);
   message.message.size = m.size + message.prefix.size();

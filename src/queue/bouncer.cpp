@@ -17,9 +17,20 @@ const char* kind_name(DsnKind kind) {
   return "?";
 }
 
+// The message as delivered: the header fields added at reception, then the
+// queue file's message (and nothing stored after it).
 MessageReader queue_file_reader(const QueuedMessage& message) {
-  return [&message](std::uint64_t pos, char* data, std::size_t size) {
-    return message.fs->read_at(message.fd, message.offset + pos, data, size);
+  return [&message](std::uint64_t pos, char* data, std::size_t size) -> Result<std::size_t> {
+    const auto& added = message.added_headers;
+    if (pos < added.size()) {
+      auto n = std::min<std::uint64_t>(size, added.size() - pos);
+      std::copy_n(added.data() + pos, n, data);
+      return static_cast<std::size_t>(n);
+    }
+    pos -= added.size();
+    if (pos >= message.size) return std::size_t{0};
+    return message.fs->read_at(message.fd, message.offset + pos, data,
+                               static_cast<std::size_t>(std::min<std::uint64_t>(size, message.size - pos)));
   };
 }
 

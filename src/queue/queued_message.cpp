@@ -12,6 +12,9 @@ namespace {
 
 constexpr std::size_t kMaxEnvelope = 1 << 20;
 constexpr std::size_t kReadBlock = 16 * 1024;
+// Header fields added at reception (SpoolWriter::add_headers): a few
+// Authentication-Results and signatures, never this much.
+constexpr std::uint64_t kMaxAddedHeaders = 1 << 20;
 constexpr std::string_view kMissing = "Queue file missing";
 
 Error unreadable(const Error& error) { return Error{451, "4.3.0", "Queue file unreadable", error.detail}; }
@@ -27,6 +30,7 @@ QueuedMessage::QueuedMessage(QueuedMessage&& other) noexcept
       fd(std::exchange(other.fd, -1)),
       offset(other.offset),
       size(other.size),
+      added_headers(std::move(other.added_headers)),
       envelope(std::move(other.envelope)),
       maybe_delivered(other.maybe_delivered) {}
 
@@ -57,10 +61,23 @@ Result<QueuedMessage> load_queued(FileSystem& fs, const std::string& id, const s
   if (!size) return unreadable(size.error());
   auto file_size = *size;
   message.offset = parsed->header_size;
-  message.size = file_size - message.offset;
-  if (parsed->message_size && *parsed->message_size != message.size) {
-    return Error{451, "4.3.0", std::string(kQueueFileCorrupt),
-                 fmt::format("{}: {} octets of message, the envelope says {}", path, message.size, *parsed->message_size)};
+  auto stored = file_size - message.offset;
+  message.size = parsed->message_size.value_or(stored);
+  auto corrupt = [&](std::string why) { return Error{451, "4.3.0", std::string(kQueueFileCorrupt), path + ": " + why}; };
+  if (message.size > stored) {
+    return corrupt(fmt::format("{} octets of message, the envelope says {}", stored, message.size));
+  }
+  if (auto added = stored - message.size; added > 0) {
+    if (added > kMaxAddedHeaders) return corrupt(fmt::format("{} octets after the message", added));
+    auto& fields = message.added_headers;
+    fields.resize(added);
+    for (std::size_t got = 0; got < added;) {
+      auto n = fs.read_at(message.fd, message.offset + message.size + got, fields.data() + got, added - got);
+      if (!n) return unreadable(n.error());
+      if (*n == 0) return corrupt("added header fields cut short");
+      got += *n;
+    }
+    if (!fields.ends_with("\r\n")) return corrupt("added header fields cut short");
   }
   message.envelope = std::move(parsed->envelope);
   return message;

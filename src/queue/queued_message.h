@@ -24,7 +24,11 @@ struct QueuedMessage {
   FileSystem* fs = nullptr;  // the one `fd` belongs to
   int fd = -1;              // the queue file, read-only
   std::size_t offset = 0;   // where the message starts in it
-  std::uint64_t size = 0;   // the message's octets, from offset to the end
+  std::uint64_t size = 0;   // the message's octets in the file, from offset
+  // Header fields added at reception (Authentication-Results,
+  // DKIM-Signature), stored after the message: every delivery puts them in
+  // front of it. CRLF line ends.
+  std::string added_headers;
   proto::Envelope envelope;
   // False only on the first attempt of a message this process accepted:
   // then no earlier attempt can have delivered any part of it.

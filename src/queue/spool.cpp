@@ -40,6 +40,11 @@ Result<void> SpoolWriter::write(std::string_view data) {
   return {};
 }
 
+Result<void> SpoolWriter::add_headers(std::string_view fields) {
+  if (message_end_ == 0) message_end_ = written_;
+  return write(fields);
+}
+
 Result<void> SpoolWriter::flush() {
   auto result = spool_.fs_.write(fd_, pending_);
   pending_.clear();
@@ -48,7 +53,7 @@ Result<void> SpoolWriter::flush() {
 }
 
 Result<void> SpoolWriter::finish() {
-  auto size = size_field(written_ - header_size_);
+  auto size = size_field((message_end_ ? message_end_ : written_) - header_size_);
   // Most messages are still all in the buffer: the length goes in there,
   // without a write of its own.
   if (pending_.size() == written_) {

@@ -43,6 +43,12 @@ class SpoolWriter {
   const std::string& id() const { return id_; }
   // Buffered: small pieces are gathered and written in larger blocks.
   Result<void> write(std::string_view data);
+  // Header fields to deliver in front of the message, known only once it
+  // is complete (Authentication-Results, DKIM-Signature: RFC 8601, RFC
+  // 6376): complete fields with CRLF line ends, stored after the message
+  // (the envelope's size field says where the message ends). After the
+  // last write(); may be called more than once.
+  Result<void> add_headers(std::string_view fields);
 
  private:
   friend class Spool;
@@ -59,6 +65,7 @@ class SpoolWriter {
   std::string pending_;
   std::uint64_t written_ = 0;      // octets given to write(), envelope included
   std::uint64_t header_size_ = 0;  // the envelope's octets
+  std::uint64_t message_end_ = 0;  // written_ when add_headers() was first called
   std::uint64_t sync_failures_ = 0;  // Syncer::failures() when it began
   std::string held_for_;             // a DSN: the message it reports on
   bool committed_ = false;

@@ -180,6 +180,30 @@ TEST_F(SpoolTest, SizeLineFindsACutShortFile) {
   EXPECT_FALSE(fsys::exists(spool.active_path("G1")));
 }
 
+// Header fields known only at end of data (Authentication-Results) are
+// stored after the message and read back apart from it; a file whose added
+// fields are cut short is corrupt.
+TEST_F(SpoolTest, AddedHeadersFollowTheMessage) {
+  Spool spool(dir_);
+  ASSERT_TRUE(spool.open().ok());
+  auto writer = spool.create("J1", envelope());
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->write("Subject: x\r\n\r\nbody\r\n").ok());
+  ASSERT_TRUE((*writer)->add_headers("Authentication-Results: mx.test; spf=pass\r\n").ok());
+  ASSERT_TRUE((*writer)->add_headers("DKIM-Signature: v=1\r\n").ok());
+  std::promise<Result<void>> done;
+  spool.commit(std::move(writer.value()), [&](Result<void> r) { done.set_value(std::move(r)); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  auto loaded = load_queued(posix_fs(), "J1", spool.active_path("J1"));
+  ASSERT_TRUE(loaded.ok()) << loaded.error().detail;
+  EXPECT_EQ(loaded->size, std::string("Subject: x\r\n\r\nbody\r\n").size());
+  EXPECT_EQ(loaded->added_headers, "Authentication-Results: mx.test; spf=pass\r\nDKIM-Signature: v=1\r\n");
+  fsys::resize_file(spool.active_path("J1"), fsys::file_size(spool.active_path("J1")) - 1);
+  auto cut = load_queued(posix_fs(), "J1", spool.active_path("J1"));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_TRUE(queue_file_corrupt(cut.error())) << cut.error().detail;
+}
+
 // A queue directory that cannot be listed stops the start: an empty list
 // taken for a real one would make every state file look orphaned.
 TEST_F(SpoolTest, UnlistableDirectoryFailsTheStart) {

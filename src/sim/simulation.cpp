@@ -253,8 +253,13 @@ void World::deliver(queue::Delivery& delivery, queue::DeliveryBatch& batch) {
       remote.positions.push_back(k);
       continue;
     }
-    delivery::MaildirMessage message{m.id, index, m.envelope.reverse_path.mailbox.to_string(), m.fd, m.offset, false,
-                                     m.maybe_delivered, ""};
+    delivery::MaildirMessage message{.queue_id = m.id,
+                                     .recipient_index = index,
+                                     .return_path = m.envelope.reverse_path.mailbox.to_string(),
+                                     .fd = m.fd,
+                                     .offset = m.offset,
+                                     .maybe_delivered = m.maybe_delivered,
+                                     .size = m.size};
     auto delivered = node_->maildir.deliver(message, rcpt, batch);
     note(fmt::format("{} to <{}>: Maildir {}", m.id, rcpt.to_string(), delivered ? "ok" : delivered.error().detail));
     delivery.set(k, {std::move(delivered), ""});

@@ -13,6 +13,7 @@
 #include <toml++/toml.h>
 
 #include "base/text.h"
+#include "config/reader.h"
 
 namespace tern::config {
 
@@ -27,14 +28,12 @@ domains = ["localhost"]
 accept_any_user = true
 )";
 
-namespace {
-
 // A host name (RFC 1035 2.3.1, RFC 1123 2.1): letters, digits and hyphens
 // in labels of 1-63 octets, not starting or ending with a hyphen; 253
 // octets in all. tern puts these names in its greeting and headers, so a
 // line break or a space in one would be an injection. With `utf8`, octets
 // of U-labels too (RFC 6531: local domains may be IDNs).
-bool is_host_name(std::string_view name, bool utf8 = false) {
+bool is_host_name(std::string_view name, bool utf8) {
   if (name.empty() || name.size() > 253) return false;
   std::size_t label = 0;
   for (std::size_t i = 0; i <= name.size(); ++i) {
@@ -51,6 +50,8 @@ bool is_host_name(std::string_view name, bool utf8 = false) {
   }
   return true;
 }
+
+namespace {
 
 // A local part as tern stores mail for it (RFC 5322 3.2.3 dot-atom text,
 // and UTF-8 for RFC 6531 addresses): no space, control byte, "@" or quote.
@@ -76,95 +77,6 @@ bool is_ip_address(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), &ip) == 1 || inet_pton(AF_INET6, host.c_str(), &ip) == 1;
 }
 
-Error config_error(std::string_view source, const toml::source_region& where, std::string message) {
-  return Error{0, "", fmt::format("{}:{}:{}: {}", source, where.begin.line, where.begin.column, message), ""};
-}
-
-// Reads typed values out of a TOML table and reports the first problem with
-// its key and position. Each table lists the keys it knows; anything else
-// is an error.
-class Reader {
- public:
-  explicit Reader(std::string_view source) : source_(source) {}
-
-  std::optional<Error> error;
-
-  template <class F>
-  void table(const toml::table& t, std::string_view prefix, const std::map<std::string, F>& keys) {
-    for (const auto& [key, node] : t) {
-      if (error) return;
-      auto name = prefix.empty() ? std::string(key.str()) : fmt::format("{}.{}", prefix, key.str());
-      auto it = keys.find(std::string(key.str()));
-      if (it == keys.end()) {
-        fail(node, fmt::format("unknown key '{}'", name));
-      } else {
-        it->second(node, name);
-      }
-    }
-  }
-
-  void string(const toml::node& node, const std::string& name, std::string& out) {
-    if (auto v = node.value<std::string>()) {
-      out = *v;
-    } else {
-      fail(node, fmt::format("'{}' must be a string", name));
-    }
-  }
-
-  template <class Int>
-  void integer(const toml::node& node, const std::string& name, Int& out, std::int64_t min = 0) {
-    auto v = node.value<std::int64_t>();
-    if (!node.is_integer() || !v || *v < min) {
-      fail(node, fmt::format("'{}' must be an integer >= {}", name, min));
-      return;
-    }
-    out = static_cast<Int>(*v);
-  }
-
-  void boolean(const toml::node& node, const std::string& name, bool& out) {
-    if (auto v = node.value<bool>()) {
-      out = *v;
-    } else {
-      fail(node, fmt::format("'{}' must be true or false", name));
-    }
-  }
-
-  void duration(const toml::node& node, const std::string& name, std::chrono::seconds& out) {
-    auto text = node.value<std::string>();
-    auto parsed = text ? parse_duration(*text) : std::nullopt;
-    if (!parsed) {
-      fail(node, fmt::format("'{}' must be a duration such as \"30s\", \"5m\", \"4h\", \"5d\"", name));
-      return;
-    }
-    out = *parsed;
-  }
-
-  // A time limit: 0 would fail every conversation at once.
-  void timeout(const toml::node& node, const std::string& name, std::chrono::seconds& out) {
-    duration(node, name, out);
-    if (!error && out.count() <= 0) fail(node, fmt::format("'{}' must be more than 0", name));
-  }
-
-  void strings(const toml::node& node, const std::string& name, std::vector<std::string>& out) {
-    const auto* array = node.as_array();
-    if (!array) return fail(node, fmt::format("'{}' must be an array of strings", name));
-    out.clear();
-    for (const auto& item : *array) {
-      auto v = item.value<std::string>();
-      if (!v) return fail(item, fmt::format("'{}' must hold only strings", name));
-      out.push_back(to_lower(*v));
-    }
-  }
-
-  void fail(const toml::node& node, std::string message) {
-    if (!error) error = config_error(source_, node.source(), std::move(message));
-  }
-
- private:
-  std::string_view source_;
-};
-
-using Handler = std::function<void(const toml::node&, const std::string&)>;
 
 void read_limits(Reader& r, const toml::node& node, Limits& l) {
   const auto* t = node.as_table();
@@ -181,6 +93,7 @@ void read_limits(Reader& r, const toml::node& node, Limits& l) {
       {"max_received_headers", [&](auto& n, auto& k) { r.integer(n, k, l.max_received_headers, 1); }},
       {"max_recipient_overshoot", [&](auto& n, auto& k) { r.integer(n, k, l.max_recipient_overshoot, 0); }},
       {"max_junk_commands", [&](auto& n, auto& k) { r.integer(n, k, l.max_junk_commands, 0); }},
+      {"check_timeout", [&](auto& n, auto& k) { r.timeout(n, k, l.check_timeout); }},
       {"command_timeout", [&](auto& n, auto& k) { r.timeout(n, k, l.command_timeout); }},
       {"data_timeout", [&](auto& n, auto& k) { r.timeout(n, k, l.data_timeout); }},
   };
@@ -617,6 +530,11 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
       {"tls", [&](auto& n, auto&) { read_tls(r, n, config.tls); }},
       {"auth", [&](auto& n, auto&) { read_auth(r, n, config.auth); }},
       {"domain", [&](auto& n, auto&) { read_domains(r, n, config.local); }},
+      {"spf", [&](auto& n, auto&) { read_spf(r, n, config.spf); }},
+      {"dkim", [&](auto& n, auto&) { read_dkim(r, n, config.dkim); }},
+      {"dmarc", [&](auto& n, auto&) { read_dmarc(r, n, config.dmarc); }},
+      {"srs", [&](auto& n, auto&) { read_srs(r, n, config.srs); }},
+      {"arc", [&](auto& n, auto&) { read_arc(r, n, config.arc); }},
   };
   r.table(root, "", keys);
   if (!r.error) finish_local(r, root, config.local);
@@ -634,6 +552,7 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
   }
   if (config.auth.users_file.empty()) config.auth.users_file = config.data_dir + "/users";
   if (config.hostname.empty()) config.hostname = system_hostname();
+  if (config.srs.enabled() && config.srs.domain.empty()) config.srs.domain = to_lower(config.hostname);
   if (config.listeners.empty()) {
     Listener listener;
     parse_host_port(listener);

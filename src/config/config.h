@@ -104,6 +104,9 @@ struct Limits {
   std::size_t max_received_headers = 100;
   std::size_t max_recipient_overshoot = 1000;  // RCPTs past max_recipients that are no error
   std::size_t max_junk_commands = 100;         // NOOP/RSET/VRFY/HELP that are no error
+  // How long one policy check may take (SPF, DKIM keys, DMARC: DNS); then
+  // it is a temporary error (spf.action_temperror...).
+  std::chrono::seconds check_timeout{20};
   std::chrono::seconds command_timeout{300};  // also for every write to the client  // RFC 5321 4.5.3.2.7: at least 5 minutes
   std::chrono::seconds data_timeout{600};
 };
@@ -165,6 +168,61 @@ struct Http {
   std::uint16_t port = 0;
 };
 
+// Mail authentication (RFC 7208 SPF, RFC 6376 DKIM, RFC 7489 DMARC, RFC
+// 8617 ARC, SRS). Checks run on mail arriving on "mx" listeners; their
+// results go in Authentication-Results (RFC 8601). What a result does:
+enum class Action {
+  kAnnotate,  // deliver, with the result in Authentication-Results
+  kReject,    // 550 at end of data (RFC 7372 codes)
+  kDefer,     // 451 at end of data: the client tries again later
+};
+std::string_view action_name(Action action);
+
+struct Spf {
+  bool verify = true;
+  Action action_fail = Action::kAnnotate;        // or kReject: 550 5.7.23
+  Action action_temperror = Action::kAnnotate;   // or kDefer: 451 4.7.24
+};
+
+struct DkimKey {
+  std::string domain;    // lower case: mail whose From: is at it is signed
+  std::string selector;  // the key record is at <selector>._domainkey.<domain>
+  std::string key;       // PEM private key file (RSA or Ed25519)
+};
+
+// [dkim] verify; [dkim."example.org"] (or [[dkim."example.org"]] for several
+// selectors) the signing keys.
+struct Dkim {
+  bool verify = true;
+  std::vector<DkimKey> keys;
+};
+
+struct Dmarc {
+  bool verify = true;
+  // What mail failing DMARC at a domain with p=reject gets (RFC 7489 6.6.3).
+  Action action_reject = Action::kReject;  // or kAnnotate
+  Action action_temperror = Action::kAnnotate;  // or kDefer
+};
+
+// The Sender Rewriting Scheme for mail forwarded to other domains: the
+// reverse-path becomes SRS0=...@domain, so SPF passes at the next hop,
+// and bounces to it are sent back to the original sender.
+struct Srs {
+  std::string secret;  // empty: no SRS
+  std::string domain;  // the rewritten addresses' domain; default: the hostname
+  std::chrono::seconds max_age{21 * 86400};  // older SRS addresses are refused
+  bool enabled() const { return !secret.empty(); }
+};
+
+// ARC (RFC 8617): verify arriving chains; seal forwarded mail.
+struct Arc {
+  bool verify = true;
+  std::string domain;  // the sealing identity (d=); empty: no sealing
+  std::string selector;
+  std::string key;
+  bool sealing() const { return !domain.empty(); }
+};
+
 struct Config {
   std::string hostname;  // default: the system's host name
   std::string data_dir = "var";
@@ -180,6 +238,11 @@ struct Config {
   Http http;
   Tls tls;
   Auth auth;
+  Spf spf;
+  Dkim dkim;
+  Dmarc dmarc;
+  Srs srs;
+  Arc arc;
 };
 
 // The configuration used when no file is given: SMTP on 127.0.0.1:2525,

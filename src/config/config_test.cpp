@@ -299,5 +299,72 @@ TEST(Config, Durations) {
   EXPECT_FALSE(parse_duration("-5m").has_value());
 }
 
+// Issue 18's names: [dkim."domain"] (one selector) or [[dkim."domain"]]
+// (several), [spf], [dmarc], [srs], [arc]; careful defaults.
+TEST(Config, MailAuthentication) {
+  auto d = parse("hostname = \"mx.example.test\"\n", "t.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->spf.verify && d->dkim.verify && d->dmarc.verify && d->arc.verify);
+  EXPECT_EQ(d->spf.action_fail, Action::kAnnotate);
+  EXPECT_EQ(d->dmarc.action_reject, Action::kReject);
+  EXPECT_EQ(d->spf.action_temperror, Action::kAnnotate);
+  EXPECT_TRUE(d->dkim.keys.empty());
+  EXPECT_FALSE(d->srs.enabled());
+  EXPECT_FALSE(d->arc.sealing());
+  EXPECT_EQ(d->limits.check_timeout, std::chrono::seconds(20));
+
+  auto c = parse(R"(
+hostname = "mx.example.test"
+[limits]
+check_timeout = "5s"
+[dkim]
+verify = false
+[dkim."Example.test"]
+selector = "s2026"
+key = "/etc/tern/dkim/example.test.s2026.pem"
+[[dkim."other.test"]]
+selector = "rsa2026"
+key = "/k/rsa.pem"
+[[dkim."other.test"]]
+selector = "ed2026"
+key = "/k/ed.pem"
+[spf]
+action_fail = "reject"
+action_temperror = "defer"
+[dmarc]
+action_reject = "annotate"
+[srs]
+secret = "0123456789abcdef0123"
+[arc]
+domain = "example.test"
+selector = "arc2026"
+key = "/etc/tern/dkim/arc.pem"
+)", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  EXPECT_FALSE(c->dkim.verify);
+  ASSERT_EQ(c->dkim.keys.size(), 3u);
+  EXPECT_EQ(c->dkim.keys[0].domain, "example.test");
+  EXPECT_EQ(c->dkim.keys[0].selector, "s2026");
+  EXPECT_EQ(c->dkim.keys[2].domain, "other.test");
+  EXPECT_EQ(c->dkim.keys[2].key, "/k/ed.pem");
+  EXPECT_EQ(c->spf.action_fail, Action::kReject);
+  EXPECT_EQ(c->spf.action_temperror, Action::kDefer);
+  EXPECT_EQ(c->dmarc.action_reject, Action::kAnnotate);
+  EXPECT_TRUE(c->srs.enabled());
+  EXPECT_EQ(c->srs.domain, "mx.example.test");
+  EXPECT_TRUE(c->arc.sealing());
+  EXPECT_EQ(c->limits.check_timeout, std::chrono::seconds(5));
+
+  expect_error("[spf]\naction_fail = \"drop\"\n", "'spf.action_fail' must be \"annotate\" or \"reject\"");
+  expect_error("[dmarc]\naction_reject = \"defer\"\n", "'dmarc.action_reject' must be \"reject\" or \"annotate\"");
+  expect_error("[dkim.\"a.test\"]\nselector = \"s1\"\n", "'dkim.a.test' needs both selector and key");
+  expect_error("[dkim.\"a.test\"]\nselector = \"s 1\"\nkey = \"/k\"\n", "'dkim.a.test.selector' must be a DNS label");
+  expect_error("[dkim.\"a.test\"]\nselector = \"s1\"\nkey = \"/k\"\nalgorithm = \"rsa\"\n", "unknown key 'dkim.a.test.algorithm'");
+  expect_error("[dkim.\"bad domain\"]\nselector = \"s1\"\nkey = \"/k\"\n", "'dkim.bad domain': not a domain name");
+  expect_error("[srs]\nsecret = \"short\"\n", "'srs.secret' must be at least 16 characters");
+  expect_error("[arc]\ndomain = \"a.test\"\n", "'arc.domain' needs 'arc.selector' and 'arc.key'");
+  expect_error("[spf]\nverify = \"yes\"\n", "'spf.verify' must be true or false");
+}
+
 }  // namespace
 }  // namespace tern::config

@@ -20,14 +20,14 @@ struct Answer {
   Status status = Status::kTempFail;
   // kTxt: one string per record, its character-strings joined with nothing
   // between them (RFC 7208 3.3, RFC 6376 3.6.2.2).
-  std::vector<std::string> texts;
+  std::vector<std::string> texts = {};
   // kA, kAaaa.
-  std::vector<boost::asio::ip::address> addresses;
+  std::vector<boost::asio::ip::address> addresses = {};
   // kMx.
-  std::vector<MxRecord> mx;
+  std::vector<MxRecord> mx = {};
   // kPtr: lower case, no trailing dot.
-  std::vector<std::string> names;
-  std::string detail;  // why it failed, for the log
+  std::vector<std::string> names = {};
+  std::string detail = {};  // why it failed, for the log
 };
 
 class Lookup {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <unbound.h>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -113,6 +114,7 @@ struct Resolver::Pending {
 asio::awaitable<Resolver::Query> Resolver::query(std::string name, int type) {
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Query)>(
       [this, &name, type](auto handler) {
+        auto slot = asio::get_associated_cancellation_slot(handler);
         auto pending = std::make_shared<Pending>(descriptor_.get_executor());
         // Never resume the caller inside ub_process(): it may start the next
         // query at once.
@@ -133,16 +135,22 @@ asio::awaitable<Resolver::Query> Resolver::query(std::string name, int type) {
           pending->finish(std::move(q));
           return;
         }
-        pending->timer.expires_after(timeout_);
-        pending->timer.async_wait([this, pending, token, alive = alive_](boost::system::error_code ec) {
-          if (ec || pending->done || !*alive) return;
+        // Ends the query before unbound answers: a temporary failure.
+        auto give_up = [this, pending, token, alive = alive_](const char* why) {
+          if (pending->done || !*alive) return;
           // unbound will not call back for a cancelled query: free its token.
           if (ub_cancel(ctx_, pending->id) == 0) delete token;
           Query q;
-          q.detail = "timeout";
+          q.detail = why;
           metrics::metrics().dns_failures.add();
           pending->finish(std::move(q));
+        };
+        pending->timer.expires_after(timeout_);
+        pending->timer.async_wait([give_up](boost::system::error_code ec) {
+          if (!ec) give_up("timeout");
         });
+        // The caller's own time limit (a policy check's) cancels it too.
+        if (slot.is_connected()) slot.assign([give_up](asio::cancellation_type) { give_up("cancelled"); });
       },
       asio::use_awaitable);
 }

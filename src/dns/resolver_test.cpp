@@ -10,8 +10,12 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -46,6 +50,9 @@ class ResolverTest : public ::testing::Test {
                       "--host-record=mx1.mx.test,127.0.0.2", "--host-record=mx2.mx.test,127.0.0.3,::1",
                       "--dns-rr=null.test,15,000000",  // RFC 7505 null MX: preference 0, root
                       "--host-record=aonly.test,127.0.0.4",
+                      "--txt-record=txt.test,v=spf1 ,-all", "--txt-record=txt.test,second",
+                      // (unbound answers 127.in-addr.arpa itself, RFC 6303)
+                      "--ptr-record=8.7.6.5.in-addr.arpa,aonly.test",
                       "--server=/fail.test/127.0.0.1#1"}};  // nothing listens there: no answer
   asio::io_context io_;
 };
@@ -88,6 +95,48 @@ TEST_F(ResolverTest, AddressesIpv6First) {
   EXPECT_EQ(both.addresses[1].to_string(), "127.0.0.3");
   EXPECT_EQ(run(r->addresses("nosuch.test")).status, Status::kNxDomain);
   EXPECT_EQ(run(r->addresses("fail.test")).status, Status::kTempFail);
+}
+
+// lookup(): any type, decoded; TXT strings joined with nothing between.
+TEST_F(ResolverTest, LookupDecodesEachType) {
+  ASSERT_TRUE(dns_.running());
+  auto r = resolver();
+  auto txt = run(r->lookup("txt.test", RecordType::kTxt));
+  ASSERT_EQ(txt.status, Status::kOk) << txt.detail;
+  std::sort(txt.texts.begin(), txt.texts.end());
+  EXPECT_EQ(txt.texts, (std::vector<std::string>{"second", "v=spf1 -all"}));
+  auto ptr = run(r->lookup("8.7.6.5.in-addr.arpa", RecordType::kPtr));
+  ASSERT_EQ(ptr.status, Status::kOk) << ptr.detail;
+  EXPECT_EQ(ptr.names, std::vector<std::string>{"aonly.test"});
+  auto a = run(r->lookup("aonly.test", RecordType::kA));
+  ASSERT_EQ(a.addresses.size(), 1u);
+  EXPECT_EQ(a.addresses[0].to_string(), "127.0.0.4");
+  auto mx = run(r->lookup("mx.test", RecordType::kMx));
+  EXPECT_EQ(mx.mx.size(), 2u);
+  EXPECT_EQ(run(r->lookup("aonly.test", RecordType::kTxt)).status, Status::kNoData);
+  EXPECT_EQ(run(r->lookup("nosuch.test", RecordType::kTxt)).status, Status::kNxDomain);
+}
+
+// A caller's time limit cancels a query that has no answer yet: it ends at
+// once as a temporary failure, not after the resolver's own timeout.
+TEST_F(ResolverTest, CancelledQueriesEndAtOnce) {
+  using namespace asio::experimental::awaitable_operators;
+  ASSERT_TRUE(dns_.running());
+  auto r = resolver();
+  auto start = std::chrono::steady_clock::now();
+  auto raced = [&]() -> asio::awaitable<Answer> {
+    asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+    auto either = co_await (r->lookup("fail.test", RecordType::kTxt) || timer.async_wait(asio::use_awaitable));
+    if (either.index() == 0) co_return std::get<0>(either);
+    co_return Answer{.detail = "limit"};
+  };
+  auto answer = run(raced());
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(answer.status, Status::kTempFail);
+  EXPECT_EQ(answer.detail, "limit");
+  EXPECT_LT(took, std::chrono::milliseconds(1000));  // the resolver's own timeout is 1.5 s
+  // The resolver goes on answering.
+  EXPECT_EQ(run(r->lookup("txt.test", RecordType::kTxt)).status, Status::kOk);
 }
 
 }  // namespace

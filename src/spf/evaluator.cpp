@@ -240,7 +240,8 @@ awaitable<std::optional<std::string>> Evaluator::target(const std::string& spec,
 awaitable<std::vector<std::string>> Evaluator::ptr_names() {
   if (!ptr_names_) {
     // RFC 7208 5.5: a DNS error on the PTR lookup means no match; 4.6.4:
-    // names past the first 10 are ignored.
+    // names past the first 10 are ignored. An empty answer is not counted
+    // as a void lookup: the client's owner controls it, not the record's.
     dns::Answer answer = co_await dns_.lookup(client_.reverse_name(), RecordType::kPtr);
     std::vector<std::string> names;
     if (answer.status == Status::kOk) {

@@ -8,6 +8,7 @@ namespace {
 // RFC 7208 6.2 lets us bound the explanation; it ends up in an SMTP reply
 // line (RFC 5321 4.5.3.1.5: 512 octets with the code).
 constexpr std::size_t kMaxExplanation = 400;
+constexpr std::size_t kMaxDetail = 400;
 
 // The explanation goes to the client in a reply: nothing that could end or
 // garble the line, whatever %{l} or %{h} held.
@@ -17,6 +18,26 @@ std::string printable(std::string text) {
     if (c < 0x20 || c >= 0x7f) c = '?';
   }
   return text;
+}
+
+// Detail and mechanism echo record text and names from DNS, which may hold
+// any byte (a line feed in a term, non-ASCII): escaped for one log line or
+// a header comment, and bounded.
+std::string escaped(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text.substr(0, kMaxDetail)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0x0f];
+    }
+  }
+  if (text.size() > kMaxDetail) out += "...";
+  return out;
 }
 
 }  // namespace
@@ -56,7 +77,7 @@ std::string default_explanation(const Request& request) {
 boost::asio::awaitable<Outcome> check_host(dns::Lookup& dns, const Request& request) {
   detail::Evaluator evaluator(dns, request);
   detail::Evaluation evaluation = co_await evaluator.check_host(request.domain);
-  Outcome outcome{evaluation.result, evaluation.mechanism, {}, evaluation.detail};
+  Outcome outcome{evaluation.result, escaped(evaluation.mechanism), {}, escaped(evaluation.detail)};
   if (evaluation.result == Result::kFail) {
     std::string text = co_await evaluator.explanation(evaluation);
     outcome.explanation = text.empty() ? default_explanation(request) : printable(std::move(text));

@@ -94,6 +94,14 @@ TEST(SpfCheckHost, ExplanationIsMadeSafeForAReply) {
   EXPECT_LE(fail.explanation.size(), 400u);
 }
 
+TEST(SpfCheckHost, DetailIsOneEscapedLine) {
+  json zone = {{"example.com", txt("v=spf1 ip4:192.0.2.5\n include:x.example.com \xc3\xa9 ~all")}};
+  Outcome o = check(zone, "192.0.2.5", "a@example.com");
+  EXPECT_EQ(o.result, Result::kPermError);
+  EXPECT_NE(o.detail.find("ip4:192.0.2.5\\x0a"), std::string::npos) << o.detail;
+  for (char c : o.detail) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << o.detail;
+}
+
 TEST(SpfCheckHost, Ipv4MappedClientIsIpv4) {
   // RFC 7208 5: ip4 matches it, ip6 does not; "a" asks for A records.
   json zone = {{"example.com", txt("v=spf1 ip6:::ffff:0:0/96 ip4:192.0.2.1 -all")},

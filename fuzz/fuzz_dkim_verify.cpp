@@ -15,7 +15,8 @@ constexpr std::string_view kRsaRecord =
     "v=DKIM1; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDwIRP/UC3SBsEmGqZ9ZJW3/DkMoGeLnQg1fWn7/zYtIxN2SnFCjx"
     "OCKG9v3b4jYfcTNh5ijSsq631uBItLa7od+v/RtdC2UzJ1lWT947qR+Rcac2gbto/NMqJ0fzfVjH4OuKhitdY9tf6mcwGjaNBcWTo"
     "IMmPSPDdQPNUYckcQ2QIDAQAB";
-constexpr std::string_view kEd25519Record = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+constexpr std::string_view kEd25519Record =
+    "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 std::vector<std::string> results(std::string_view message, std::size_t split) {
   tern::dkim::Verifier v({.max_header_bytes = 4096, .max_signatures = 4});

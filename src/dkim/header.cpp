@@ -67,17 +67,19 @@ std::vector<HeaderField> HeaderSection::fields() const {
   return fields;
 }
 
-HeaderPicker::HeaderPicker(const std::vector<HeaderField>& fields)
-    : fields_(fields), taken_(fields.size(), false) {}
+HeaderPicker::HeaderPicker(const std::vector<HeaderField>& fields) : fields_(fields) {
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (!fields[i].name.empty()) by_name_[to_lower(fields[i].name)].fields.push_back(i);
+  }
+}
 
 std::string_view HeaderPicker::pick(std::string_view name) {
-  for (std::size_t i = fields_.size(); i-- > 0;) {
-    if (!taken_[i] && !fields_[i].name.empty() && iequals(fields_[i].name, name)) {
-      taken_[i] = true;
-      return fields_[i].text;
-    }
-  }
-  return {};
+  auto found = by_name_.find(to_lower(name));
+  if (found == by_name_.end()) return {};
+  auto& instances = found->second;
+  if (instances.taken == instances.fields.size()) return {};
+  ++instances.taken;
+  return fields_[instances.fields[instances.fields.size() - instances.taken]].text;
 }
 
 }  // namespace tern::dkim

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace tern::dkim {
@@ -48,7 +49,8 @@ class HeaderSection {
 
 // Picks the instances that h= names, bottom-up (RFC 6376 5.4.2): each
 // occurrence of a name takes the last instance not yet taken; a name with no
-// instance left takes nothing (over-signing).
+// instance left takes nothing (over-signing). Indexed by name, so a long h=
+// over many fields costs linear time, not their product.
 class HeaderPicker {
  public:
   explicit HeaderPicker(const std::vector<HeaderField>& fields);
@@ -56,8 +58,12 @@ class HeaderPicker {
   std::string_view pick(std::string_view name);
 
  private:
+  struct Instances {
+    std::vector<std::size_t> fields;  // top to bottom
+    std::size_t taken = 0;            // from the bottom
+  };
   const std::vector<HeaderField>& fields_;
-  std::vector<bool> taken_;
+  std::unordered_map<std::string, Instances> by_name_;  // lower-case names
 };
 
 }  // namespace tern::dkim

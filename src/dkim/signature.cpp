@@ -72,7 +72,9 @@ std::string parse_required(const std::vector<Tag>& tags, Signature& sig) {
   if (!valid_domain(sig.domain)) return "d= is not a domain name";
   sig.selector = *find_tag(tags, "s");
   if (!valid_domain(sig.selector, true)) return "s= is not a selector";
-  for (auto name : split_colon_list(*find_tag(tags, "h"))) sig.signed_headers.emplace_back(name);
+  auto names = split_colon_list(*find_tag(tags, "h"));
+  if (names.size() > kMaxSignedHeaders) return "h= names too many fields";
+  for (auto name : names) sig.signed_headers.emplace_back(name);
   bool from = false;
   for (const auto& name : sig.signed_headers) from = from || iequals(name, "from");
   if (!from) return "h= does not include From (RFC 6376 5.4)";

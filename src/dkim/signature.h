@@ -16,6 +16,11 @@ namespace tern::dkim {
 
 inline constexpr std::string_view kSignatureField = "DKIM-Signature";
 
+// h= names at most this many fields. RFC 6376 sets no bound; real
+// signatures list a few dozen (twice that over-signed). The bound keeps a
+// header section of a few hundred KiB from becoming megabytes of names.
+inline constexpr std::size_t kMaxSignedHeaders = 256;
+
 enum class Algorithm { kRsaSha256, kEd25519Sha256 };
 
 std::string_view algorithm_name(Algorithm a);  // "rsa-sha256", "ed25519-sha256"

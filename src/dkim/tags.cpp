@@ -45,11 +45,16 @@ std::optional<std::vector<Tag>> parse_tag_list(std::string_view text) {
     if (eq == std::string_view::npos) return std::nullopt;
     Tag tag{trim_fws(spec.substr(0, eq)), trim_fws(spec.substr(eq + 1))};
     if (!valid_tag_name(tag.name) || !valid_tag_value(tag.value)) return std::nullopt;
-    if (find_tag(tags, tag.name)) return std::nullopt;
     tags.push_back(tag);
     if (last) break;
     text.remove_prefix(end + 1);
   }
+  // Duplicates found by sorting: a long list must not cost quadratic time.
+  std::vector<std::string_view> names;
+  names.reserve(tags.size());
+  for (const auto& tag : tags) names.push_back(tag.name);
+  std::sort(names.begin(), names.end());
+  if (std::adjacent_find(names.begin(), names.end()) != names.end()) return std::nullopt;
   return tags;
 }
 

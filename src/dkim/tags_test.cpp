@@ -123,6 +123,23 @@ TEST(Signature, PermanentErrors) {
   EXPECT_NE(error("v=1; v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=YQ==; b=YQ=="), "parsed");
 }
 
+TEST(Signature, SignedHeaderCountIsBounded) {
+  std::string h = "h=from";
+  for (std::size_t i = 1; i < kMaxSignedHeaders; ++i) h += ":to";
+  auto base = std::string("v=1; a=rsa-sha256; d=example.com; s=sel; bh=YQ==; b=YQ==; ");
+  EXPECT_TRUE(parse_signature(base + h));
+  EXPECT_FALSE(parse_signature(base + h + ":cc"));
+}
+
+TEST(TagList, ManyTagsAreParsedInLinearishTime) {
+  std::string text;
+  for (int i = 0; i < 50000; ++i) text += "t" + std::to_string(i) + "=x;";
+  auto tags = parse_tag_list(text);
+  ASSERT_TRUE(tags);
+  EXPECT_EQ(tags->size(), 50000u);
+  EXPECT_FALSE(parse_tag_list(text + "t777=y"));
+}
+
 TEST(Signature, HugeLengthSaturates) {
   auto sig = parse_signature(with("l=" + std::string(76, '9')));
   ASSERT_TRUE(sig);

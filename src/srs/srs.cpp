@@ -130,6 +130,7 @@ std::string forward(const Srs& srs, std::string_view sender, std::time_t now) {
   if (address.domain.find('=') != std::string_view::npos) return std::string(sender);
   if (iequals(address.domain, srs.domain)) return std::string(sender);
   std::string local = unquote(address.local_part);
+  if (local.empty()) return std::string(sender);  // `""@domain`: an SRS user field may not be empty
   std::optional<std::string> rewritten;
   if (auto tag = tag_of(local); tag != Tag::kNone) rewritten = srs1_local(srs, tag, local, address.domain);
   if (!rewritten) rewritten = srs0_local(srs, local, address.domain, now);

@@ -31,7 +31,7 @@ struct Srs {
 // the local part as written, quotes kept): SRS0 for an ordinary address, SRS1
 // for an SRS0/SRS1 address of another forwarder. `sender` comes back
 // unchanged when empty (the null reverse-path), already at `srs.domain`, or
-// not encodable (no "@", an empty domain, or a domain holding "=").
+// not encodable (no "@", an empty local part or domain, a domain holding "=").
 std::string forward(const Srs& srs, std::string_view sender, std::time_t now);
 
 // The original sender of an SRS address ("local@domain" or a bare local

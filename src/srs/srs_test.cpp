@@ -77,7 +77,7 @@ TEST(Srs, NeedlessQuotesAreDropped) {
 TEST(Srs, LeavesAloneWhatNeedsNoRewriting) {
   for (const char* sender : {"", "user@srs.example.net", "SRS0=XOvQ=G3=example.org=alice@srs.example.net",
                              "User@SRS.Example.NET", "postmaster", "user@", "@example.org", "a@[tag:x=y]",
-                             "\"a@b\""}) {
+                             "\"a@b\"", "\"\"@example.org"}) {
     EXPECT_EQ(forward(kSrs, sender, kNow), sender);
   }
 }

@@ -66,6 +66,11 @@ Result<net::SettingsPtr> make_settings(config::Config config, auth::UserStore& u
   auto tls = load_tls(c.tls, ticket_keys, previous);
   if (!tls) return tls.error();
   settings->tls = std::move(tls.value());
+  settings->inbound = {.authserv_id = c.hostname,
+                       .spf = c.spf,
+                       .dkim = c.dkim.verify,
+                       .dmarc = c.dmarc,
+                       .timeout = c.limits.check_timeout};
   return net::SettingsPtr(std::move(settings));
 }
 

@@ -222,7 +222,11 @@ int serve(const config::Config& config, const std::string& config_path) {
   net::VerifyRecipient verify = [&probe](const config::MailStore& store, const proto::Mailbox& recipient) {
     return probe.verify(store, recipient);
   };
-  net::Server server(io, {spool, scheduler, password_check, verify}, current.get());
+  // SPF, DKIM and DMARC ask DNS from the network thread: a resolver (and
+  // cache) of its own there.
+  auto inbound_dns = dns::Resolver::create(io.get_executor(), {config.dns.servers});
+  if (!inbound_dns) return start_failed(inbound_dns.error().text);
+  net::Server server(io, {spool, scheduler, password_check, verify, inbound_dns->get()}, current.get());
   Reloader reloader(config, config_path, users, ticket_keys, server, current);
   // Signals are taken before anything listens: whoever sees the port open
   // may stop tern at once.

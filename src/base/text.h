@@ -30,6 +30,14 @@ inline bool is_ascii(std::string_view text) {
   return true;
 }
 
+// FNV-1a, 32 bits: a checksum that finds torn or foreign bytes in tern's
+// own files (state records, the queue file's added header fields).
+inline std::uint32_t fnv1a(std::string_view text) {
+  std::uint32_t hash = 2166136261u;
+  for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
+  return hash;
+}
+
 inline std::string to_lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = ascii_lower(c);

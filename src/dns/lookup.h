@@ -5,6 +5,7 @@
 // use a fake that serves a zone from memory.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,6 +36,14 @@ class Lookup {
   virtual ~Lookup() = default;
   // `name` without a trailing dot. Never throws: failures are kTempFail.
   virtual boost::asio::awaitable<Answer> lookup(std::string name, RecordType type) = 0;
+  // The same, given up (kTempFail) at `deadline` if no answer came by
+  // then. (A timer raced against the query with awaitable_operators' ||
+  // resumed freed coroutine frames here: the resolver's own timer does it.)
+  virtual boost::asio::awaitable<Answer> lookup(std::string name, RecordType type,
+                                                std::chrono::steady_clock::time_point deadline) {
+    (void)deadline;
+    co_return co_await lookup(std::move(name), type);
+  }
 };
 
 }  // namespace tern::dns

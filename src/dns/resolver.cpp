@@ -1,9 +1,10 @@
 #include "dns/resolver.h"
 
 #include <arpa/inet.h>
+
+#include <algorithm>
 #include <unbound.h>
 
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -111,10 +112,9 @@ struct Resolver::Pending {
   }
 };
 
-asio::awaitable<Resolver::Query> Resolver::query(std::string name, int type) {
+asio::awaitable<Resolver::Query> Resolver::query(std::string name, int type, std::chrono::milliseconds timeout) {
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Query)>(
-      [this, &name, type](auto handler) {
-        auto slot = asio::get_associated_cancellation_slot(handler);
+      [this, &name, type, timeout](auto handler) {
         auto pending = std::make_shared<Pending>(descriptor_.get_executor());
         // Never resume the caller inside ub_process(): it may start the next
         // query at once.
@@ -135,22 +135,16 @@ asio::awaitable<Resolver::Query> Resolver::query(std::string name, int type) {
           pending->finish(std::move(q));
           return;
         }
-        // Ends the query before unbound answers: a temporary failure.
-        auto give_up = [this, pending, token, alive = alive_](const char* why) {
-          if (pending->done || !*alive) return;
+        pending->timer.expires_after(timeout);
+        pending->timer.async_wait([this, pending, token, alive = alive_](boost::system::error_code ec) {
+          if (ec || pending->done || !*alive) return;
           // unbound will not call back for a cancelled query: free its token.
           if (ub_cancel(ctx_, pending->id) == 0) delete token;
           Query q;
-          q.detail = why;
+          q.detail = "timeout";
           metrics::metrics().dns_failures.add();
           pending->finish(std::move(q));
-        };
-        pending->timer.expires_after(timeout_);
-        pending->timer.async_wait([give_up](boost::system::error_code ec) {
-          if (!ec) give_up("timeout");
         });
-        // The caller's own time limit (a policy check's) cancels it too.
-        if (slot.is_connected()) slot.assign([give_up](asio::cancellation_type) { give_up("cancelled"); });
       },
       asio::use_awaitable);
 }
@@ -182,7 +176,7 @@ Resolver::Query Resolver::read_result(int err, ub_result* result) {
 }
 
 asio::awaitable<MxAnswer> Resolver::mx(std::string domain) {
-  auto q = co_await query(domain, kTypeMx);
+  auto q = co_await query(domain, kTypeMx, timeout_);
   MxAnswer answer{q.status, {}, q.detail};
   for (const auto& rdata : q.rdata) {
     MxRecord record;
@@ -199,7 +193,7 @@ asio::awaitable<AddressAnswer> Resolver::addresses(std::string host) {
   AddressAnswer answer;
   bool nxdomain = false;
   for (int type : {kTypeAaaa, kTypeA}) {
-    auto q = co_await query(host, type);
+    auto q = co_await query(host, type, timeout_);
     if (q.status == Status::kTempFail) answer.detail = q.detail;
     nxdomain = nxdomain || q.status == Status::kNxDomain;
     for (const auto& rdata : q.rdata) {
@@ -266,7 +260,17 @@ bool decode(RecordType type, std::string_view rdata, Answer& answer) {
 }  // namespace
 
 asio::awaitable<Answer> Resolver::lookup(std::string name, RecordType type) {
-  auto q = co_await query(std::move(name), static_cast<int>(type));
+  co_return co_await lookup(std::move(name), type, std::chrono::steady_clock::time_point::max());
+}
+
+asio::awaitable<Answer> Resolver::lookup(std::string name, RecordType type,
+                                         std::chrono::steady_clock::time_point deadline) {
+  auto limit = timeout_;
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    limit = std::clamp(left, std::chrono::milliseconds(1), timeout_);
+  }
+  auto q = co_await query(std::move(name), static_cast<int>(type), limit);
   Answer answer{.status = q.status, .detail = q.detail};
   // A malformed item is skipped (as a resolver library would drop it);
   // only an answer that had data and kept none is a failure.

@@ -46,13 +46,15 @@ class Resolver : public Lookup {
   boost::asio::awaitable<AddressAnswer> addresses(std::string host);
   // Any one type, decoded (lookup.h).
   boost::asio::awaitable<Answer> lookup(std::string name, RecordType type) override;
+  boost::asio::awaitable<Answer> lookup(std::string name, RecordType type,
+                                        std::chrono::steady_clock::time_point deadline) override;
 
  private:
   struct Query;
   struct Pending;
   static Query read_result(int err, ub_result* result);
   Resolver(boost::asio::any_io_executor executor, ub_ctx* ctx, std::chrono::milliseconds timeout);
-  boost::asio::awaitable<Query> query(std::string name, int type);
+  boost::asio::awaitable<Query> query(std::string name, int type, std::chrono::milliseconds timeout);
   void watch();
 
   ub_ctx* ctx_;

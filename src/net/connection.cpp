@@ -19,6 +19,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "net/server.h"
+#include "net/spool_host.h"
 #include "net/stream.h"
 #include "smtp/server/session.h"
 
@@ -39,114 +40,6 @@ std::span<char> shared_read_buffer() {
   thread_local std::vector<char> buffer(kReadBuffer);
   return buffer;
 }
-
-// The session's window on the world: recipient policy and the spool.
-class SpoolHost : public smtp::server::SessionHost {
- public:
-  SpoolHost(const ServerContext& context, SettingsPtr settings, std::string session_id, std::string client_ip)
-      : context_(context),
-        settings_(std::move(settings)),
-        session_id_(std::move(session_id)),
-        client_ip_(std::move(client_ip)) {}
-
-  Result<void> check_recipient(const proto::Path& recipient, std::string_view login) override {
-    return settings_->policy->check(recipient, client_ip_, !login.empty());
-  }
-
-  bool defers(smtp::server::PolicyStage stage, const proto::Path& path) override {
-    if (stage != smtp::server::PolicyStage::kRcpt) return false;
-    return context_.verify_recipient && settings_->policy->store_to_ask(path) != nullptr;
-  }
-
-  // What defers() said would be decided later. verify_recipients: the store
-  // says whether the user exists.
-  asio::awaitable<Result<void>> decide(smtp::server::PolicyStage stage, const proto::Path& path) {
-    if (stage != smtp::server::PolicyStage::kRcpt) co_return Result<void>();
-    const auto* store = settings_->policy->store_to_ask(path);
-    if (!store) co_return Result<void>();
-    co_return co_await context_.verify_recipient(*store, path.mailbox);
-  }
-
-  // RFC 1985 ETRN, for clients in the relay networks (a secondary MX's
-  // customers), for domains that are not delivered here.
-  Result<std::size_t> etrn(std::string_view domain, bool subdomains) override {
-    auto node = std::string(subdomains ? "@" : "") + std::string(domain);
-    if (!settings_->policy->in_relay_networks(client_ip_)) {
-      return Error{459, "4.7.1", fmt::format("Node {} not allowed: client not in relay networks", node), ""};
-    }
-    if (settings_->policy->local().serves(domain)) {
-      return Error{459, "4.7.1", fmt::format("Node {} not allowed: its mail is delivered here", node), ""};
-    }
-    auto count = context_.scheduler.flush_domain(domain, subdomains);
-    spdlog::info("event=etrn session={} node={} messages={}", session_id_, log_value(node), count);
-    return count;
-  }
-
-  Result<void> check_sender(const proto::Path& reverse_path, std::string_view login) override {
-    return settings_->sender_logins->check(reverse_path, login);
-  }
-
-  Result<std::string> begin_message(const proto::Envelope& given) override {
-    // The queue keeps the final recipients: aliases expanded (as Postfix's
-    // cleanup does with virtual aliases).
-    auto recipients = settings_->policy->local().expand_all(given.recipients);
-    if (!recipients) {
-      spdlog::warn("event=alias_error session={} detail={}", session_id_, log_value(recipients.error().detail));
-      return recipients.error();
-    }
-    auto envelope = given;
-    envelope.recipients = std::move(recipients.value());
-    auto id = context_.spool.new_id();
-    auto writer = context_.spool.create(id, envelope);
-    if (!writer) {
-      spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(writer.error().detail));
-      return writer.error();
-    }
-    writer_ = std::move(writer.value());
-    return id;
-  }
-
-  Result<void> write_message(std::string_view content) override {
-    if (!writer_) return Error{451, "4.3.0", "Local error in processing", "no open message"};
-    auto written = writer_->write(content);
-    if (!written) {
-      spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(written.error().detail));
-    }
-    return written;
-  }
-
-  void discard_message() override { writer_.reset(); }
-
-  std::time_t now() override { return std::time(nullptr); }
-
-  // Group commit; resumes on this connection's executor with the outcome.
-  asio::awaitable<Result<void>> commit() {
-    auto& spool = context_.spool;
-    auto& scheduler = context_.scheduler;
-    auto writer = std::move(writer_);
-    auto id = writer->id();
-    auto executor = co_await asio::this_coro::executor;
-    auto result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<void>)>(
-        [&](auto handler) {
-          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          spool.commit(std::move(writer), [shared, executor, &scheduler, id](Result<void> outcome) {
-            if (outcome) scheduler.enqueue(id, true);
-            asio::post(executor, [shared, outcome = std::move(outcome)]() mutable {
-              (*shared)(std::move(outcome));
-            });
-          });
-        },
-        asio::use_awaitable);
-    co_return result;
-  }
-
- private:
-  const ServerContext& context_;
-  SettingsPtr settings_;  // those of the session's start: a reload does not change them
-  std::string session_id_;
-  std::string client_ip_;
-  std::unique_ptr<queue::SpoolWriter> writer_;
-};
 
 // Writes the session's replies. A client that does not read them holds its
 // connection (and a place under the per-IP limit) only as long as
@@ -252,7 +145,7 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
                 ? asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).to_string()
                 : remote.address().to_string();
   auto session_id = make_session_id();
-  SpoolHost host(context, settings, session_id, ip);
+  SpoolHost host(context, settings, session_id, ip, role);
   smtp::server::Session session(host, session_limits(limits, config.auth.max_failures), config.hostname, session_id, ip,
                                 session_options(*settings, role));
   Stream stream(socket);
@@ -287,7 +180,8 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
       session.shut_down();
       continue;
     }
-    auto n = co_await stream.read_some(shared_read_buffer(), session.in_data() ? limits.data_timeout : limits.command_timeout);
+    auto timeout = session.in_data() ? limits.data_timeout : limits.command_timeout;  // (no ?: in a co_await: GCC 12)
+    auto n = co_await stream.read_some(shared_read_buffer(), timeout);
     if (server.stopping()) continue;  // the check above says 421; what arrived is not acted on
     if (n < 0) {
       session.timed_out();
@@ -300,7 +194,8 @@ asio::awaitable<void> serve_connection(Server& server, tcp::socket socket, confi
       if (session.awaiting_commit()) {
         session.committed(co_await host.commit());
       } else if (session.awaiting_policy()) {
-        session.policy_decided(co_await host.decide(session.policy_stage(), session.policy_path()));
+        auto verdict = co_await host.decide(session);
+        session.policy_decided(verdict);
       } else {
         co_await authenticate(server, session, ip);
       }

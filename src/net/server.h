@@ -16,6 +16,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "dns/lookup.h"
 #include "net/settings.h"
 #include "net/tls_context.h"
 #include "policy/recipient_policy.h"
@@ -46,6 +47,8 @@ struct ServerContext {
   queue::Scheduler& scheduler;
   PasswordCheck password_check;
   VerifyRecipient verify_recipient;
+  // DNS on the network thread, for SPF, DKIM and DMARC; null: no checks.
+  dns::Lookup* inbound_dns = nullptr;
 };
 
 class Server {

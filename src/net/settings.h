@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "config/config.h"
+#include "mailauth/inbound.h"
 #include "net/tls_context.h"
 #include "policy/aliases_file.h"
 #include "policy/local_recipients.h"
@@ -23,6 +24,7 @@ struct Settings {
   std::unique_ptr<policy::RecipientPolicy> policy;
   std::unique_ptr<policy::SenderLogins> sender_logins;
   std::shared_ptr<TlsContext> tls;  // null without [tls]
+  mailauth::InboundOptions inbound;  // SPF, DKIM, DMARC on "mx" listeners
 };
 
 using SettingsPtr = std::shared_ptr<const Settings>;

@@ -11,12 +11,6 @@
 namespace tern::queue {
 namespace {
 
-std::uint32_t fnv1a(std::string_view text) {
-  std::uint32_t hash = 2166136261u;
-  for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
-  return hash;
-}
-
 // The record in a line, when its checksum is right.
 std::optional<std::string_view> record_of(std::string_view line) {
   auto mark = line.rfind(" #");

@@ -146,4 +146,15 @@ Result<ParsedEnvelope> parse_envelope(std::string_view head) {
   return parsed;
 }
 
+std::string added_headers_record(std::string_view fields) {
+  return fmt::format("{}tern-added {:019} #{:08x}\n", fields, fields.size(), fnv1a(fields));
+}
+
+std::optional<std::string> parse_added_headers(std::string_view trailer) {
+  if (trailer.size() < kAddedFooterSize) return std::nullopt;
+  auto fields = trailer.substr(0, trailer.size() - kAddedFooterSize);
+  if (trailer.substr(fields.size()) != added_headers_record(fields).substr(fields.size())) return std::nullopt;
+  return std::string(fields);
+}
+
 }  // namespace tern::queue

@@ -42,4 +42,13 @@ struct ParsedEnvelope {
 // `head` holds at least the envelope part of a queue file.
 Result<ParsedEnvelope> parse_envelope(std::string_view head);
 
+// Header fields added at end of data (spool.h add_headers) follow the
+// message, closed by a footer of fixed length that proves them whole:
+//   <fields, CRLF line ends>tern-added <19-digit length> #<fnv1a hex>\n
+constexpr std::size_t kAddedFooterSize = 41;
+std::string added_headers_record(std::string_view fields);
+// What follows the message in a queue file: the fields, or none when it is
+// not one whole record (bytes appended or cut off).
+std::optional<std::string> parse_added_headers(std::string_view trailer);
+
 }  // namespace tern::queue

@@ -69,15 +69,16 @@ Result<QueuedMessage> load_queued(FileSystem& fs, const std::string& id, const s
   }
   if (auto added = stored - message.size; added > 0) {
     if (added > kMaxAddedHeaders) return corrupt(fmt::format("{} octets after the message", added));
-    auto& fields = message.added_headers;
-    fields.resize(added);
+    std::string trailer(added, '\0');
     for (std::size_t got = 0; got < added;) {
-      auto n = fs.read_at(message.fd, message.offset + message.size + got, fields.data() + got, added - got);
+      auto n = fs.read_at(message.fd, message.offset + message.size + got, trailer.data() + got, added - got);
       if (!n) return unreadable(n.error());
       if (*n == 0) return corrupt("added header fields cut short");
       got += *n;
     }
-    if (!fields.ends_with("\r\n")) return corrupt("added header fields cut short");
+    auto fields = parse_added_headers(trailer);
+    if (!fields) return corrupt(fmt::format("{} octets after the message that are no added header fields", added));
+    message.added_headers = std::move(*fields);
   }
   message.envelope = std::move(parsed->envelope);
   return message;

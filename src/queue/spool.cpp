@@ -41,8 +41,9 @@ Result<void> SpoolWriter::write(std::string_view data) {
 }
 
 Result<void> SpoolWriter::add_headers(std::string_view fields) {
-  if (message_end_ == 0) message_end_ = written_;
-  return write(fields);
+  if (message_end_ != 0) return Error{451, "4.3.0", "Local error in processing", "header fields added twice"};
+  message_end_ = written_;
+  return write(added_headers_record(fields));
 }
 
 Result<void> SpoolWriter::flush() {

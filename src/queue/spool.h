@@ -46,8 +46,8 @@ class SpoolWriter {
   // Header fields to deliver in front of the message, known only once it
   // is complete (Authentication-Results, DKIM-Signature: RFC 8601, RFC
   // 6376): complete fields with CRLF line ends, stored after the message
-  // (the envelope's size field says where the message ends). After the
-  // last write(); may be called more than once.
+  // (the envelope's size field says where the message ends; a checksummed
+  // footer closes them, envelope_file.h). After the last write(); once.
   Result<void> add_headers(std::string_view fields);
 
  private:

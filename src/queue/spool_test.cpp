@@ -189,8 +189,8 @@ TEST_F(SpoolTest, AddedHeadersFollowTheMessage) {
   auto writer = spool.create("J1", envelope());
   ASSERT_TRUE(writer.ok());
   ASSERT_TRUE((*writer)->write("Subject: x\r\n\r\nbody\r\n").ok());
-  ASSERT_TRUE((*writer)->add_headers("Authentication-Results: mx.test; spf=pass\r\n").ok());
-  ASSERT_TRUE((*writer)->add_headers("DKIM-Signature: v=1\r\n").ok());
+  ASSERT_TRUE((*writer)->add_headers("Authentication-Results: mx.test; spf=pass\r\nDKIM-Signature: v=1\r\n").ok());
+  EXPECT_FALSE((*writer)->add_headers("X: once only\r\n").ok());
   std::promise<Result<void>> done;
   spool.commit(std::move(writer.value()), [&](Result<void> r) { done.set_value(std::move(r)); });
   ASSERT_TRUE(done.get_future().get().ok());
@@ -198,7 +198,12 @@ TEST_F(SpoolTest, AddedHeadersFollowTheMessage) {
   ASSERT_TRUE(loaded.ok()) << loaded.error().detail;
   EXPECT_EQ(loaded->size, std::string("Subject: x\r\n\r\nbody\r\n").size());
   EXPECT_EQ(loaded->added_headers, "Authentication-Results: mx.test; spf=pass\r\nDKIM-Signature: v=1\r\n");
-  fsys::resize_file(spool.active_path("J1"), fsys::file_size(spool.active_path("J1")) - 1);
+  auto size = fsys::file_size(spool.active_path("J1"));
+  { std::ofstream(spool.active_path("J1"), std::ios::app) << "X-Appended: 1\r\n"; }
+  auto appended = load_queued(posix_fs(), "J1", spool.active_path("J1"));
+  ASSERT_FALSE(appended.ok());
+  EXPECT_TRUE(queue_file_corrupt(appended.error())) << appended.error().detail;
+  fsys::resize_file(spool.active_path("J1"), size - 1);
   auto cut = load_queued(posix_fs(), "J1", spool.active_path("J1"));
   ASSERT_FALSE(cut.ok());
   EXPECT_TRUE(queue_file_corrupt(cut.error())) << cut.error().detail;

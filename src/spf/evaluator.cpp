@@ -258,7 +258,8 @@ awaitable<std::vector<std::string>> Evaluator::ptr_names() {
 awaitable<bool> Evaluator::validates(const std::string& name) {
   if (!target_name(name)) co_return false;
   // RFC 7208 5.5: a DNS error here skips the name.
-  dns::Answer answer = co_await dns_.lookup(name, client_.v6() ? RecordType::kAaaa : RecordType::kA);
+  auto type = client_.v6() ? RecordType::kAaaa : RecordType::kA;  // (no ?: inside a co_await: GCC 12)
+  dns::Answer answer = co_await dns_.lookup(name, type);
   if (answer.status != Status::kOk) co_return false;
   for (const auto& address : answer.addresses) {
     if (client_.is(address)) co_return true;

@@ -1,0 +1,193 @@
+#include "net/spool_host.h"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "base/log.h"
+#include "dmarc/auth_results.h"
+
+namespace tern::net {
+
+namespace asio = boost::asio;
+using smtp::server::PolicyStage;
+
+namespace {
+
+// The field's body, after the colon: what claims_authserv_id() reads.
+std::string_view field_body(std::string_view field) {
+  auto colon = field.find(':');
+  return colon == std::string_view::npos ? std::string_view() : field.substr(colon + 1);
+}
+
+}  // namespace
+
+SpoolHost::SpoolHost(const ServerContext& context, SettingsPtr settings, std::string session_id,
+                     std::string client_ip, config::ListenerRole role)
+    : context_(context),
+      settings_(std::move(settings)),
+      session_id_(std::move(session_id)),
+      client_ip_(std::move(client_ip)) {
+  const auto& inbound = settings_->inbound;
+  bool any = inbound.spf.verify || inbound.dkim || inbound.dmarc.verify;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(client_ip_, ec);
+  if (role == config::ListenerRole::kMx && any && context_.inbound_dns && !ec) {
+    checks_.emplace(inbound, *context_.inbound_dns, address);
+  }
+}
+
+Result<void> SpoolHost::check_recipient(const proto::Path& recipient, std::string_view login) {
+  return settings_->policy->check(recipient, client_ip_, !login.empty());
+}
+
+Result<void> SpoolHost::check_sender(const proto::Path& reverse_path, std::string_view login) {
+  return settings_->sender_logins->check(reverse_path, login);
+}
+
+// RCPT: verify_recipients asks the store. MAIL and end of data: the mail
+// checks, and the end of the header filter.
+bool SpoolHost::defers(PolicyStage stage, const proto::Path& path) {
+  switch (stage) {
+    case PolicyStage::kMail: return checks_.has_value();
+    case PolicyStage::kRcpt: return context_.verify_recipient && settings_->policy->store_to_ask(path) != nullptr;
+    case PolicyStage::kData: return true;
+  }
+  return false;
+}
+
+// (Each co_await into a variable: GCC 12 miscompiles some co_awaits in
+// other places, see DESIGN.md.)
+asio::awaitable<Result<void>> SpoolHost::decide(const smtp::server::Session& session) {
+  auto stage = session.policy_stage();
+  if (stage == PolicyStage::kMail) {
+    auto verdict = co_await decide_mail(session);
+    co_return verdict;
+  }
+  if (stage == PolicyStage::kData) {
+    auto verdict = co_await decide_data(session);
+    co_return verdict;
+  }
+  const auto& recipient = session.policy_path();
+  const auto* store = settings_->policy->store_to_ask(recipient);
+  if (!store) co_return Result<void>();
+  auto verdict = co_await context_.verify_recipient(*store, recipient.mailbox);
+  co_return verdict;
+}
+
+// SPF for mail from other servers. Our own users (authenticated, or in the
+// relay networks) are not checked: their mail is signed instead.
+asio::awaitable<Result<void>> SpoolHost::decide_mail(const smtp::server::Session& session) {
+  checking_ = checks_ && session.login().empty() && !settings_->policy->in_relay_networks(client_ip_);
+  if (!checking_) co_return Result<void>();
+  const auto& path = session.policy_path();
+  // Arguments made first: GCC 12 destroys the temporaries of a co_await
+  // expression with a conditional in it at the wrong time (a freed
+  // coroutine frame resumed later).
+  std::string helo = session.helo();
+  std::string mail_from = path.null ? "" : path.mailbox.to_string();
+  co_await checks_->check_sender(std::move(helo), std::move(mail_from));
+  co_return Result<void>();
+}
+
+// The message is complete: the filter gives back what it held, the checks
+// decide, and their Authentication-Results go in front of the message.
+asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session& session) {
+  if (filter_) {
+    filtered_.clear();
+    filter_->finish(filtered_);
+    if (auto stored = store(filtered_); !stored) co_return stored;
+  }
+  if (!checking_ || !writer_) co_return Result<void>();
+  auto verdict = co_await checks_->finish(now());
+  spdlog::info("event=authentication session={} queue_id={} {}", session_id_, session.queue_id(), verdict.log);
+  if (!verdict.reply) co_return verdict.reply;
+  co_return writer_->add_headers(verdict.fields);
+}
+
+// RFC 1985 ETRN, for clients in the relay networks (a secondary MX's
+// customers), for domains that are not delivered here.
+Result<std::size_t> SpoolHost::etrn(std::string_view domain, bool subdomains) {
+  auto node = std::string(subdomains ? "@" : "") + std::string(domain);
+  if (!settings_->policy->in_relay_networks(client_ip_)) {
+    return Error{459, "4.7.1", fmt::format("Node {} not allowed: client not in relay networks", node), ""};
+  }
+  if (settings_->policy->local().serves(domain)) {
+    return Error{459, "4.7.1", fmt::format("Node {} not allowed: its mail is delivered here", node), ""};
+  }
+  auto count = context_.scheduler.flush_domain(domain, subdomains);
+  spdlog::info("event=etrn session={} node={} messages={}", session_id_, log_value(node), count);
+  return count;
+}
+
+Result<std::string> SpoolHost::begin_message(const proto::Envelope& given) {
+  // The queue keeps the final recipients: aliases expanded (as Postfix's
+  // cleanup does with virtual aliases).
+  auto recipients = settings_->policy->local().expand_all(given.recipients);
+  if (!recipients) {
+    spdlog::warn("event=alias_error session={} detail={}", session_id_, log_value(recipients.error().detail));
+    return recipients.error();
+  }
+  auto envelope = given;
+  envelope.recipients = std::move(recipients.value());
+  auto id = context_.spool.new_id();
+  auto writer = context_.spool.create(id, envelope);
+  if (!writer) {
+    spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(writer.error().detail));
+    return writer.error();
+  }
+  writer_ = std::move(writer.value());
+  const auto& our_id = settings_->config.hostname;
+  filter_.emplace(std::vector<std::string>{"Authentication-Results"}, [&our_id](std::string_view field) {
+    return dmarc::claims_authserv_id(field_body(field), our_id);
+  });
+  if (checking_) checks_->begin_message();
+  return id;
+}
+
+Result<void> SpoolHost::write_message(std::string_view content) {
+  if (!filter_) return store(content);
+  filtered_.clear();
+  filter_->feed(content, filtered_);
+  return store(filtered_);
+}
+
+// The message as delivered: to the spool, and through the checks.
+Result<void> SpoolHost::store(std::string_view content) {
+  if (!writer_) return Error{451, "4.3.0", "Local error in processing", "no open message"};
+  if (content.empty()) return {};
+  if (checking_) checks_->feed(content);
+  auto written = writer_->write(content);
+  if (!written) {
+    spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(written.error().detail));
+  }
+  return written;
+}
+
+void SpoolHost::discard_message() {
+  writer_.reset();
+  filter_.reset();
+}
+
+asio::awaitable<Result<void>> SpoolHost::commit() {
+  auto& spool = context_.spool;
+  auto& scheduler = context_.scheduler;
+  filter_.reset();
+  auto writer = std::move(writer_);
+  auto id = writer->id();
+  auto executor = co_await asio::this_coro::executor;
+  auto result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<void>)>(
+      [&](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        spool.commit(std::move(writer), [shared, executor, &scheduler, id](Result<void> outcome) {
+          if (outcome) scheduler.enqueue(id, true);
+          asio::post(executor, [shared, outcome = std::move(outcome)]() mutable { (*shared)(std::move(outcome)); });
+        });
+      },
+      asio::use_awaitable);
+  co_return result;
+}
+
+}  // namespace tern::net

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "app/dkim_command.h"
 #include "app/queue_command.h"
 #include "app/sendmail.h"
 #include "app/serve.h"
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
   tern::app::add_user_command(app, user_args, config_path);
   tern::app::QueueArgs queue_args;
   tern::app::add_queue_command(app, queue_args, config_path);
+  tern::app::DkimArgs dkim_args;
+  tern::app::add_dkim_command(app, dkim_args);
   auto* reload = app.add_subcommand("reload", "Make the running server read its configuration again");
   reload->add_option("--config,-c", config_path, "Configuration file (TOML); the one the server runs with");
   try {
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 1;
   }
 
+  if (dkim_args.keygen) return tern::app::run_dkim_command(dkim_args);  // needs no configuration
   auto config = load(config_path);
   if (!config) {
     std::cerr << "tern: config " << config.error().text << "\n";

@@ -66,6 +66,9 @@ Result<net::SettingsPtr> make_settings(config::Config config, auth::UserStore& u
   auto tls = load_tls(c.tls, ticket_keys, previous);
   if (!tls) return tls.error();
   settings->tls = std::move(tls.value());
+  auto signing = mailauth::SigningKeys::load(c.dkim.keys);
+  if (!signing) return signing.error();
+  settings->signing = std::move(signing.value());
   settings->inbound = {.authserv_id = c.hostname,
                        .spf = c.spf,
                        .dkim = c.dkim.verify,

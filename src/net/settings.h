@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "mailauth/inbound.h"
+#include "mailauth/signing.h"
 #include "net/tls_context.h"
 #include "policy/aliases_file.h"
 #include "policy/local_recipients.h"
@@ -25,6 +26,7 @@ struct Settings {
   std::unique_ptr<policy::SenderLogins> sender_logins;
   std::shared_ptr<TlsContext> tls;  // null without [tls]
   mailauth::InboundOptions inbound;  // SPF, DKIM, DMARC on "mx" listeners
+  std::shared_ptr<const mailauth::SigningKeys> signing;  // [dkim."domain"] keys
 };
 
 using SettingsPtr = std::shared_ptr<const Settings>;

@@ -51,7 +51,7 @@ Result<void> SpoolHost::check_sender(const proto::Path& reverse_path, std::strin
 // checks, and the end of the header filter.
 bool SpoolHost::defers(PolicyStage stage, const proto::Path& path) {
   switch (stage) {
-    case PolicyStage::kMail: return checks_.has_value();
+    case PolicyStage::kMail: return checks_.has_value() || has_signing_keys();
     case PolicyStage::kRcpt: return context_.verify_recipient && settings_->policy->store_to_ask(path) != nullptr;
     case PolicyStage::kData: return true;
   }
@@ -77,10 +77,12 @@ asio::awaitable<Result<void>> SpoolHost::decide(const smtp::server::Session& ses
   co_return verdict;
 }
 
-// SPF for mail from other servers. Our own users (authenticated, or in the
-// relay networks) are not checked: their mail is signed instead.
+// Mail from other servers is checked (SPF now); our own users' mail
+// (authenticated, or from the relay networks) is signed instead.
 asio::awaitable<Result<void>> SpoolHost::decide_mail(const smtp::server::Session& session) {
-  checking_ = checks_ && session.login().empty() && !settings_->policy->in_relay_networks(client_ip_);
+  bool ours = !session.login().empty() || settings_->policy->in_relay_networks(client_ip_);
+  signing_ = ours && has_signing_keys();
+  checking_ = checks_ && !ours;
   if (!checking_) co_return Result<void>();
   const auto& path = session.policy_path();
   // Arguments made first: GCC 12 destroys the temporaries of a co_await
@@ -100,11 +102,38 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
     filter_->finish(filtered_);
     if (auto stored = store(filtered_); !stored) co_return stored;
   }
-  if (!checking_ || !writer_) co_return Result<void>();
-  auto verdict = co_await checks_->finish(now());
-  spdlog::info("event=authentication session={} queue_id={} {}", session_id_, session.queue_id(), verdict.log);
-  if (!verdict.reply) co_return verdict.reply;
-  co_return writer_->add_headers(verdict.fields);
+  if (!writer_) co_return Result<void>();
+  std::string added;
+  if (checking_) {
+    auto verdict = co_await checks_->finish(now());
+    spdlog::info("event=authentication session={} queue_id={} {}", session_id_, session.queue_id(), verdict.log);
+    if (!verdict.reply) co_return verdict.reply;
+    added = std::move(verdict.fields);
+  }
+  if (signer_) {
+    auto signatures = co_await sign();
+    if (!signatures) co_return signatures.error();
+    added += *signatures;
+  }
+  if (added.empty()) co_return Result<void>();
+  co_return writer_->add_headers(added);
+}
+
+// RSA signing takes about a millisecond: on the worker that checks
+// passwords, not on the network thread.
+asio::awaitable<Result<std::string>> SpoolHost::sign() {
+  auto executor = co_await asio::this_coro::executor;
+  co_await asio::post(context_.password_check.executor, asio::use_awaitable);
+  auto signatures = signer_->finish(now());
+  co_await asio::post(executor, asio::use_awaitable);
+  if (!signatures) {
+    spdlog::error("event=dkim_sign_failed session={} detail={}", session_id_, log_value(signatures.error().text));
+    co_return Error{451, "4.7.0", "Local error in processing", signatures.error().text};
+  }
+  if (!signer_->domain().empty()) {
+    spdlog::info("event=dkim_signed session={} domain={}", session_id_, signer_->domain());
+  }
+  co_return signatures;
 }
 
 // RFC 1985 ETRN, for clients in the relay networks (a secondary MX's
@@ -144,6 +173,8 @@ Result<std::string> SpoolHost::begin_message(const proto::Envelope& given) {
     return dmarc::claims_authserv_id(field_body(field), our_id);
   });
   if (checking_) checks_->begin_message();
+  signer_.reset();
+  if (signing_) signer_.emplace(*settings_->signing);
   return id;
 }
 
@@ -159,6 +190,7 @@ Result<void> SpoolHost::store(std::string_view content) {
   if (!writer_) return Error{451, "4.3.0", "Local error in processing", "no open message"};
   if (content.empty()) return {};
   if (checking_) checks_->feed(content);
+  if (signer_) signer_->feed(content);
   auto written = writer_->write(content);
   if (!written) {
     spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(written.error().detail));
@@ -169,12 +201,14 @@ Result<void> SpoolHost::store(std::string_view content) {
 void SpoolHost::discard_message() {
   writer_.reset();
   filter_.reset();
+  signer_.reset();
 }
 
 asio::awaitable<Result<void>> SpoolHost::commit() {
   auto& spool = context_.spool;
   auto& scheduler = context_.scheduler;
   filter_.reset();
+  signer_.reset();
   auto writer = std::move(writer_);
   auto id = writer->id();
   auto executor = co_await asio::this_coro::executor;

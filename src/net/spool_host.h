@@ -39,6 +39,8 @@ class SpoolHost : public smtp::server::SessionHost {
   boost::asio::awaitable<Result<void>> decide_mail(const smtp::server::Session& session);
   boost::asio::awaitable<Result<void>> decide_data(const smtp::server::Session& session);
   Result<void> store(std::string_view content);
+  boost::asio::awaitable<Result<std::string>> sign();
+  bool has_signing_keys() const { return settings_->signing && !settings_->signing->empty(); }
 
   const ServerContext& context_;
   SettingsPtr settings_;  // those of the session's start: a reload does not change them
@@ -52,6 +54,9 @@ class SpoolHost : public smtp::server::SessionHost {
   // authenticated nor in the relay networks.
   std::optional<mailauth::InboundChecks> checks_;
   bool checking_ = false;  // this transaction is checked
+  // DKIM signing of our own users' mail (authenticated or relay networks).
+  bool signing_ = false;  // this transaction is signed
+  std::optional<mailauth::MessageSigning> signer_;
 };
 
 }  // namespace tern::net

@@ -197,7 +197,7 @@ int serve(const config::Config& config, const std::string& config_path) {
   delivery::RemoteDelivery remote(outbound.io().get_executor(), **resolver, remote_config);
   delivery::Maildir maildir(config.data_dir + "/mail", config.hostname);
   delivery::MaildirAgent maildir_agent(maildir);
-  delivery::SmtpAgent smtp_agent(remote);
+  delivery::SmtpAgent smtp_agent(remote, [&current] { return current.get()->config.srs; });
   delivery::LmtpDelivery lmtp(outbound.io().get_executor(),
                               {.session = remote_config,
                                .max_connections = config.outbound.max_connections_per_destination,

@@ -7,7 +7,9 @@
 #include <spdlog/spdlog.h>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "dmarc/auth_results.h"
+#include "srs/srs.h"
 
 namespace tern::net {
 
@@ -39,8 +41,32 @@ SpoolHost::SpoolHost(const ServerContext& context, SettingsPtr settings, std::st
   }
 }
 
+// An SRS address of ours (a bounce to mail tern forwarded) is accepted from
+// anyone when its hash and age are right: it goes back to the original
+// sender. A forged or expired one is refused (tern is no open relay).
 Result<void> SpoolHost::check_recipient(const proto::Path& recipient, std::string_view login) {
+  if (auto original = srs_original(recipient.mailbox)) {
+    if (!*original) return original->error();
+    return {};
+  }
   return settings_->policy->check(recipient, client_ip_, !login.empty());
+}
+
+// nullopt: not an SRS address at our SRS domain.
+std::optional<Result<proto::Mailbox>> SpoolHost::srs_original(const proto::Mailbox& recipient) const {
+  const auto& srs = settings_->config.srs;
+  if (!srs.enabled() || to_lower(recipient.domain) != srs.domain || !srs::is_srs(recipient.local_part)) {
+    return std::nullopt;
+  }
+  auto original = srs::reverse({srs.secret, srs.domain, srs.max_age}, recipient.to_string(), std::time(nullptr));
+  if (!original) {
+    spdlog::info("event=srs_refused session={} rcpt={} detail={}", session_id_, log_value(recipient.to_string()),
+                 log_value(original.error().detail));
+    return Result<proto::Mailbox>(original.error());
+  }
+  auto at = original->rfind('@');
+  if (at == std::string::npos) return Result<proto::Mailbox>(Error{550, "5.1.1", "Invalid SRS address", "no domain"});
+  return Result<proto::Mailbox>(proto::Mailbox{original->substr(0, at), original->substr(at + 1)});
 }
 
 Result<void> SpoolHost::check_sender(const proto::Path& reverse_path, std::string_view login) {
@@ -161,6 +187,9 @@ Result<std::string> SpoolHost::begin_message(const proto::Envelope& given) {
   }
   auto envelope = given;
   envelope.recipients = std::move(recipients.value());
+  for (auto& r : envelope.recipients) {  // bounces to SRS addresses go back to the original sender
+    if (auto original = srs_original(r.mailbox); original && *original) r.mailbox = **original;
+  }
   auto id = context_.spool.new_id();
   auto writer = context_.spool.create(id, envelope);
   if (!writer) {

@@ -39,6 +39,7 @@ class SpoolHost : public smtp::server::SessionHost {
   boost::asio::awaitable<Result<void>> decide_mail(const smtp::server::Session& session);
   boost::asio::awaitable<Result<void>> decide_data(const smtp::server::Session& session);
   Result<void> store(std::string_view content);
+  std::optional<Result<proto::Mailbox>> srs_original(const proto::Mailbox& recipient) const;
   boost::asio::awaitable<Result<std::string>> sign();
   bool has_signing_keys() const { return settings_->signing && !settings_->signing->empty(); }
 

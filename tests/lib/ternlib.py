@@ -136,14 +136,15 @@ def make_tempdir(prefix="tern-test-"):
 class Tern:
     """One tern server process with its own temp dir, config and data_dir.
 
-    limits: dict of [limits] keys; local_extra / top_extra: raw TOML lines.
+    limits: dict of [limits] keys; local_extra: raw TOML lines in [local];
+    extra_toml: raw TOML after the tables.
     listeners: list of host strings ("127.0.0.1", "::1"); one port each.
     """
 
     def __init__(self, users=("alice", "bob"), domains=("example.test",),
                  accept_any_user=False, limits=None, hostname=DEFAULT_HOSTNAME,
                  log_level="info", listeners=("127.0.0.1",), extra_toml="",
-                 workdir=None, nofile=None):
+                 workdir=None, nofile=None, local_extra=""):
         self.dir = Path(workdir) if workdir else make_tempdir()
         self.data_dir = self.dir / "data"
         self.config_path = self.dir / "tern.toml"
@@ -156,6 +157,7 @@ class Tern:
         self.log_level = log_level
         self.listener_hosts = list(listeners)
         self.extra_toml = extra_toml
+        self.local_extra = local_extra
         self.nofile = nofile  # (soft, hard) RLIMIT_NOFILE for the process, or None
         self.ports = {}
         self.proc = None
@@ -190,6 +192,8 @@ class Tern:
                 f"domains = {toml_value(self.domains)}",
                 f"users = {toml_value(self.users)}",
                 f"accept_any_user = {toml_value(self.accept_any_user)}"]
+        if self.local_extra:
+            out.append(self.local_extra)
         if self.limits:
             out += ["", "[limits]"]
             out += [f"{k} = {toml_value(v)}" for k, v in self.limits.items()]

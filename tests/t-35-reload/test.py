@@ -106,6 +106,7 @@ class ReloadTern(Tern):
             out += ["", "[limits]"] + [f"{k} = {ternlib.toml_value(v)}" for k, v in self.limits.items()]
         if self.extra_toml:
             out += ["", self.extra_toml]
+        out += self._no_mail_checks("\n".join(out))
         return "\n".join(out) + "\n"
 
     def start(self, *args, **kw):

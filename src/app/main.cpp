@@ -13,6 +13,7 @@
 #include "app/serve.h"
 #include "app/user_command.h"
 #include "config/config.h"
+#include "mailauth/signing.h"
 #include "net/tls_context.h"
 #include "policy/aliases_file.h"
 #include "policy/networks.h"
@@ -101,6 +102,11 @@ int main(int argc, char** argv) {
         std::cerr << "tern: config " << config_path << ": 'local.aliases': " << aliases.error().text << "\n";
         return 1;
       }
+    }
+    // The DKIM signing keys as `serve` loads them.
+    if (auto keys = tern::mailauth::SigningKeys::load(config->dkim.keys); !keys) {
+      std::cerr << "tern: config " << config_path << ": " << keys.error().text << "\n";
+      return 1;
     }
     std::cout << "config ok\n";
     return 0;

@@ -55,11 +55,12 @@ std::optional<std::string> decode_base64(std::string_view value) {
 }
 
 // The identifying tags and their syntax; "" when they are fine.
-std::string parse_required(const std::vector<Tag>& tags, Signature& sig) {
+std::string parse_required(const std::vector<Tag>& tags, SignatureKind kind, Signature& sig) {
   for (auto name : {"v", "a", "b", "bh", "d", "h", "s"}) {
+    if (kind == SignatureKind::kArcMessage && name == std::string_view("v")) continue;
     if (!find_tag(tags, name)) return std::string("missing tag ") + name + "=";
   }
-  if (*find_tag(tags, "v") != "1") return "unsupported version v=" + std::string(*find_tag(tags, "v"));
+  if (kind == SignatureKind::kDkim && *find_tag(tags, "v") != "1") return "unsupported version v=" + std::string(*find_tag(tags, "v"));
   std::string why;
   if (!parse_algorithm(*find_tag(tags, "a"), sig, why)) return why;
   auto b = decode_base64(*find_tag(tags, "b"));
@@ -81,10 +82,10 @@ std::string parse_required(const std::vector<Tag>& tags, Signature& sig) {
   return {};
 }
 
-std::string parse_optional(const std::vector<Tag>& tags, Signature& sig) {
+std::string parse_optional(const std::vector<Tag>& tags, SignatureKind kind, Signature& sig) {
   if (auto c = find_tag(tags, "c"); c && !parse_canon(*c, sig)) return "unknown c=" + std::string(*c);
   sig.identity = "@" + sig.domain;
-  if (auto i = find_tag(tags, "i")) {
+  if (auto i = find_tag(tags, "i"); i && kind == SignatureKind::kDkim) {
     sig.identity = *i;
     auto at = sig.identity.rfind('@');
     if (at == std::string::npos) return "i= has no @";
@@ -144,12 +145,12 @@ Error perm_error(std::string detail) {
   return Error{550, "5.7.21", "No acceptable DKIM signature", std::move(detail)};
 }
 
-Result<Signature> parse_signature(std::string_view value) {
+Result<Signature> parse_signature(std::string_view value, SignatureKind kind) {
   auto tags = parse_tag_list(value);
-  if (!tags) return perm_error("DKIM-Signature is not a tag list");
+  if (!tags) return perm_error("signature is not a tag list");
   Signature sig;
-  auto why = parse_required(*tags, sig);
-  if (why.empty()) why = parse_optional(*tags, sig);
+  auto why = parse_required(*tags, kind, sig);
+  if (why.empty()) why = parse_optional(*tags, kind, sig);
   if (!why.empty()) return perm_error(std::move(why));
   return sig;  // unknown tags are ignored (3.2)
 }
@@ -157,12 +158,19 @@ Result<Signature> parse_signature(std::string_view value) {
 std::string header_hash_input(const std::vector<HeaderField>& fields,
                               const std::vector<std::string>& names, Canonicalization c,
                               std::string_view signature_field) {
-  std::string out;
+  std::vector<std::string_view> picked;
   HeaderPicker picker(fields);
   for (const auto& name : names) {
     auto field = picker.pick(name);
-    if (!field.empty()) canonicalize_header(c, field, out);
+    if (!field.empty()) picked.push_back(field);
   }
+  return header_hash_input(picked, c, signature_field);
+}
+
+std::string header_hash_input(const std::vector<std::string_view>& fields, Canonicalization c,
+                              std::string_view signature_field) {
+  std::string out;
+  for (auto field : fields) canonicalize_header(c, field, out);
   canonicalize_header(c, remove_b_value(signature_field), out);
   // remove_b_value left the CRLF out; relaxed canonicalization adds one back.
   if (c == Canonicalization::kRelaxed) out.resize(out.size() - 2);

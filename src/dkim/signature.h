@@ -47,9 +47,14 @@ struct Signature {
   std::string_view identity_domain() const;
 };
 
+// The ARC-Message-Signature (RFC 8617 4.1.2) is a DKIM-Signature without
+// v= and whose i= is the ARC instance, not an AUID: both are left to the
+// caller (identity is "@" + d=).
+enum class SignatureKind { kDkim, kArcMessage };
+
 // `value` is the field value (after "DKIM-Signature:"). Errors are
 // permanent (PERMFAIL in RFC 6376 6.1.1 terms); their detail says why.
-Result<Signature> parse_signature(std::string_view value);
+Result<Signature> parse_signature(std::string_view value, SignatureKind kind = SignatureKind::kDkim);
 
 // RFC 6376 3.7: the field as hashed, "with the value of the b= tag
 // (including all surrounding whitespace) deleted". `field` is the whole
@@ -61,6 +66,10 @@ std::string remove_b_value(std::string_view field);
 // field itself) without its b= value, canonicalized, without its final CRLF.
 std::string header_hash_input(const std::vector<HeaderField>& fields,
                               const std::vector<std::string>& names, Canonicalization c,
+                              std::string_view signature_field);
+// The same over fields already chosen, hashed in the order given (the
+// ARC-Seal takes the ARC sets by instance, RFC 8617 5.1.1, not by name).
+std::string header_hash_input(const std::vector<std::string_view>& fields, Canonicalization c,
                               std::string_view signature_field);
 
 // A domain name: dot-separated labels of letters, digits and inner hyphens

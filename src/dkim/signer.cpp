@@ -183,6 +183,16 @@ Result<std::string> Signer::sign_field(const std::vector<HeaderField>& fields,
                                        const std::vector<std::string>& names,
                                        std::string unsigned_field) const {
   auto data = header_hash_input(fields, names, options_.header_canon, unsigned_field);
+  return sign_hash_input(data, std::move(unsigned_field));
+}
+
+Result<std::string> Signer::sign_field_over(const std::vector<std::string_view>& fields,
+                                            std::string unsigned_field) const {
+  auto data = header_hash_input(fields, options_.header_canon, unsigned_field);
+  return sign_hash_input(data, std::move(unsigned_field));
+}
+
+Result<std::string> Signer::sign_hash_input(std::string_view data, std::string unsigned_field) const {
   auto signature = sign_data(key_.get(), key_type_of(algorithm_), data);
   if (signature.empty()) return sign_error("OpenSSL could not sign");
   append_folded_b(unsigned_field, base64_encode(signature));

@@ -60,12 +60,17 @@ class Signer {
   Result<std::string> sign_field(const std::vector<HeaderField>& fields,
                                  const std::vector<std::string>& names,
                                  std::string unsigned_field) const;
+  // The same over header fields already chosen, hashed in the order given
+  // (the ARC-Seal signs the ARC sets by instance, RFC 8617 5.1.1).
+  Result<std::string> sign_field_over(const std::vector<std::string_view>& fields,
+                                      std::string unsigned_field) const;
   // What h= lists for these fields.
   std::vector<std::string> header_names(const std::vector<HeaderField>& fields) const;
 
  private:
   Signer(SignerOptions options, std::shared_ptr<EVP_PKEY> key, Algorithm algorithm)
       : options_(std::move(options)), key_(std::move(key)), algorithm_(algorithm) {}
+  Result<std::string> sign_hash_input(std::string_view data, std::string unsigned_field) const;
 
   SignerOptions options_;
   std::shared_ptr<EVP_PKEY> key_;  // copies share the key; OpenSSL signs with it concurrently

@@ -123,6 +123,19 @@ TEST(Signature, PermanentErrors) {
   EXPECT_NE(error("v=1; v=1; a=rsa-sha256; d=example.com; s=sel; h=from; bh=YQ==; b=YQ=="), "parsed");
 }
 
+// RFC 8617 4.1.2: the ARC-Message-Signature has no v= and its i= is the
+// instance; as a DKIM-Signature the same text is an error.
+TEST(Signature, ArcMessageSignatureSyntax) {
+  auto ams = "i=2; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=sel; h=from; bh=YQ==; b=YQ==";
+  auto sig = parse_signature(ams, SignatureKind::kArcMessage);
+  ASSERT_TRUE(sig) << sig.error().detail;
+  EXPECT_EQ(sig->identity, "@example.com");
+  EXPECT_EQ(sig->header_canon, Canonicalization::kRelaxed);
+  EXPECT_FALSE(parse_signature(ams));
+  EXPECT_FALSE(parse_signature("i=2; a=rsa-sha256; d=example.com; s=sel; bh=YQ==; b=YQ==",
+                               SignatureKind::kArcMessage));  // no h=
+}
+
 TEST(Signature, SignedHeaderCountIsBounded) {
   std::string h = "h=from";
   for (std::size_t i = 1; i < kMaxSignedHeaders; ++i) h += ":to";

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "base/text.h"
@@ -85,6 +86,11 @@ int run_dkim_command(const DkimArgs& args) {
   }
   auto path = args.out.empty() ? fmt::format("{}.{}.pem", domain, args.selector) : args.out;
   if (!write_new_file(path, key->private_pem)) return 1;
+  // The config lines name it absolutely: tern reads keys from its own
+  // working directory, not this one.
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  if (!ec) path = absolute.lexically_normal().string();
   std::cout << "; the key is in " << path << " (mode 0600): keep it readable by tern only\n"
             << "; publish this TXT record:\n"
             << fmt::format("{}._domainkey.{}. IN TXT ( {} )\n", args.selector, domain, zone_strings(key->dns_record))

@@ -110,7 +110,9 @@ asio::awaitable<Verdict> InboundChecks::finish(std::time_t now) {
   }
 
   auto signatures = co_await verify_dkim(now);
-  std::string dkim_name = signatures.empty() ? "none" : "fail";
+  // The log names the best result: pass when one signature passed, else
+  // the first signature's.
+  std::string dkim_name = signatures.empty() ? "none" : std::string(dkim::status_name(signatures.front().status));
   dmarc::Identifiers ids;
   for (const auto& s : signatures) {
     auto status = dkim::status_name(s.status);

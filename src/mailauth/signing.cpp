@@ -12,7 +12,9 @@ Result<std::shared_ptr<const SigningKeys>> SigningKeys::load(const std::vector<c
   for (const auto& k : keys) {
     auto signer = dkim::Signer::load({.domain = k.domain, .selector = k.selector}, k.key);
     if (!signer) {
-      return Error{0, "", fmt::format("'dkim.{}' (selector {}): {}", k.domain, k.selector, signer.error().text), ""};
+      const auto& e = signer.error();
+      return Error{0, "", fmt::format("'dkim.{}' (selector {}): {}: {}", k.domain, k.selector, k.key,
+                                      e.detail.empty() ? e.text : e.detail), ""};
     }
     out->by_domain_[k.domain].push_back(std::move(signer.value()));
   }
@@ -60,7 +62,7 @@ void MessageSigning::start_signing() {
   if (!domain) return;
   auto signers = keys_.for_domain(*domain);
   if (signers.empty()) return;
-  domain_ = *domain;
+  domain_ = signers.front()->options().domain;  // d=: the From domain or a parent
   signer_.emplace(std::move(signers));
   signer_->feed(header);
 }

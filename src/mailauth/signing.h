@@ -41,7 +41,7 @@ class MessageSigning {
   // The DKIM-Signature fields to put in front of the message (CRLF), or
   // "" when its From has no key (or no single From domain).
   Result<std::string> finish(std::int64_t now);
-  // Which domain signed ("" for none), for the log.
+  // The signing domain, d= ("" when not signed), for the log.
   const std::string& domain() const { return domain_; }
 
  private:

@@ -456,14 +456,8 @@ class Keygen(Verifying):
         self.assertIn(f'[dkim."{domain}"]\nselector = "{selector}"\n', out)
         return record
 
-    # TERN BUG (minor): without --out, keygen prints `key =
-    # "example.test.s2026.pem"`, a path relative to where keygen ran, and
-    # tern resolves a relative key path against its own working directory
-    # (not the config file's): pasted into tern.toml, the printed lines work
-    # only for a tern started in that directory (a service started from /
-    # refuses to start). Expected: the printed key path is absolute (or
-    # resolves wherever tern runs).
-    @unittest.expectedFailure
+    # Without --out, keygen writes the key here and prints its absolute
+    # path: the pasted lines work wherever tern runs.
     def test_printed_default_path_works_from_elsewhere(self):
         work = ternlib.make_tempdir("tern-keygen-")
         rc, out, err = keygen("example.test", "s2026", cwd=work)
@@ -688,9 +682,9 @@ class RelayNetworkSigning(Verifying):
                 self.assertTrue(got.endswith(msg), what)
             else:
                 self.assert_both_signed(got, what)
-                # The log names the From domain (d= is the parent's).
+                # The log names the signing domain, d= (the parent's for news.).
                 session = session_of(self.tern, queue_id_of(text))
-                self.tern.wait_log_events("dkim_signed", 1, session=session, domain=sender.split("@")[1])
+                self.tern.wait_log_events("dkim_signed", 1, session=session, domain=signed_by)
 
 
 # --------------------------------------------------------------------------
@@ -818,14 +812,7 @@ class StartRefused(unittest.TestCase):
         self.assertTrue(t.running())
         self.assertEqual(t.stop(), 0)
 
-    # TERN BUG (minor): the refusal says only "'dkim.example.test' (selector
-    # s1): DKIM signing key unusable", for a missing file and for a file that
-    # is not a key alike: neither the path nor the reason reaches the
-    # operator. dkim::Signer::load puts "PATH: cannot read PATH" / "PATH: not
-    # a PEM private key" in the Error's detail, and SigningKeys::load
-    # (src/mailauth/signing.cpp) formats only error().text. Expected: the
-    # line names the key file.
-    @unittest.expectedFailure
+    # The refusal names the key file and the reason.
     def test_refusal_names_the_key_file(self):
         t, key = self.config()
         for what in self.bad_keys(key):

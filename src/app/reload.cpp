@@ -73,6 +73,7 @@ Result<net::SettingsPtr> make_settings(config::Config config, auth::UserStore& u
                        .spf = c.spf,
                        .dkim = c.dkim.verify,
                        .dmarc = c.dmarc,
+                       .arc = c.arc.verify,
                        .timeout = c.limits.check_timeout};
   return net::SettingsPtr(std::move(settings));
 }

@@ -63,12 +63,15 @@ asio::awaitable<void> InboundChecks::check_sender(std::string helo, std::string 
 void InboundChecks::begin_message() {
   verifier_.reset();
   headers_.reset();
+  arc_.reset();
   if (options_.dkim) verifier_.emplace();
+  if (options_.arc) arc_.emplace();
   if (options_.dmarc.verify) headers_.emplace(256 * 1024);
 }
 
 void InboundChecks::feed(std::string_view content) {
   if (verifier_) verifier_->feed(content);
+  if (arc_) arc_->feed(content);
   if (headers_ && !headers_->complete()) headers_->feed(content);
 }
 
@@ -85,6 +88,22 @@ asio::awaitable<std::vector<dkim::SignatureResult>> InboundChecks::verify_dkim(s
     results.push_back(verifier_->verify(i, key, now));
   }
   co_return results;
+}
+
+// RFC 8617 5.2: the arriving chain, for arc= (10.2) with the client's
+// address and the oldest instance that still passes. Annotation only.
+asio::awaitable<std::optional<dmarc::MethodResult>> InboundChecks::verify_arc(std::time_t now) {
+  if (!arc_) co_return std::nullopt;
+  arc_->finish();
+  arc::KeyAnswers keys;
+  for (const auto& name : arc_->key_queries()) {
+    auto answer = co_await dns_.lookup(name, dns::RecordType::kTxt);
+    keys[name] = key_answer(answer);
+  }
+  auto chain = arc_->verify(keys, now);
+  auto oldest = chain.status == arc::ChainStatus::kPass && chain.oldest_pass > 0 ? std::to_string(chain.oldest_pass)
+                                                                                 : std::string();
+  co_return dmarc::arc_result(arc::status_name(chain.status), client_.to_string(), oldest, chain.reason);
 }
 
 // RFC 7208 8.4 with RFC 7372's code; 8.6: a temporary error may defer.
@@ -121,6 +140,7 @@ asio::awaitable<Verdict> InboundChecks::finish(std::time_t now) {
     if (s.status == dkim::Status::kPass) dkim_name = "pass";
   }
   if (verifier_ && signatures.empty()) results.push_back({"dkim", "none", "", "", {}});
+  auto chain = co_await verify_arc(now);
 
   std::string dmarc_name = "-";
   std::optional<Error> dmarc_error;
@@ -152,7 +172,9 @@ asio::awaitable<Verdict> InboundChecks::finish(std::time_t now) {
     }
   }
 
-  verdict.log = fmt::format("spf={} dkim={} dmarc={}", spf_name, dkim_name, dmarc_name);
+  if (chain) results.push_back(*chain);
+  verdict.log = fmt::format("spf={} dkim={} dmarc={} arc={}", spf_name, dkim_name, dmarc_name,
+                            chain ? chain->result : "-");
   if (auto refused = dmarc_error ? dmarc_error : spf_action()) {
     verdict.reply = *refused;
     co_return verdict;

@@ -20,7 +20,9 @@
 #include "base/result.h"
 #include "config/config.h"
 #include "dkim/header.h"
+#include "arc/verifier.h"
 #include "dkim/verifier.h"
+#include "dmarc/auth_results.h"
 #include "dns/lookup.h"
 #include "mailauth/deadline_lookup.h"
 #include "spf/check_host.h"
@@ -32,6 +34,7 @@ struct InboundOptions {
   config::Spf spf;
   bool dkim = true;
   config::Dmarc dmarc;
+  bool arc = true;  // verify an arriving ARC chain (RFC 8617), for arc= in the header
   std::chrono::seconds timeout{20};  // per check (limits.check_timeout)
 };
 
@@ -57,6 +60,7 @@ class InboundChecks {
  private:
   struct DkimOutcome;
   boost::asio::awaitable<std::vector<dkim::SignatureResult>> verify_dkim(std::time_t now);
+  boost::asio::awaitable<std::optional<dmarc::MethodResult>> verify_arc(std::time_t now);
   std::optional<Error> spf_action() const;
 
   const InboundOptions& options_;
@@ -71,6 +75,7 @@ class InboundChecks {
 
   // The message being received.
   std::optional<dkim::Verifier> verifier_;
+  std::optional<arc::Verifier> arc_;
   std::optional<dkim::HeaderSection> headers_;  // for From (DMARC)
 };
 

@@ -46,7 +46,7 @@ TEST_F(InboundTest, SpfAtMailDmarcAtEndOfData) {
   checks.feed("From: Alice <alice@example.org>\r\nSubject: hi\r\n\r\nbody\r\n");
   auto verdict = run(checks.finish(0));
   ASSERT_TRUE(verdict.reply.ok()) << verdict.reply.error().text;
-  EXPECT_EQ(verdict.log, "spf=pass dkim=none dmarc=pass");
+  EXPECT_EQ(verdict.log, "spf=pass dkim=none dmarc=pass arc=none");
   EXPECT_NE(verdict.fields.find("spf=pass"), std::string::npos) << verdict.fields;
   EXPECT_NE(verdict.fields.find("smtp.mailfrom=alice@example.org"), std::string::npos) << verdict.fields;
   EXPECT_NE(verdict.fields.find("dmarc=pass"), std::string::npos) << verdict.fields;
@@ -62,7 +62,7 @@ TEST_F(InboundTest, DmarcRejectFails) {
   ASSERT_FALSE(verdict.reply.ok());
   EXPECT_EQ(verdict.reply.error().code, 550);
   EXPECT_EQ(verdict.reply.error().enhanced, "5.7.1");
-  EXPECT_EQ(verdict.log, "spf=fail dkim=none dmarc=fail");
+  EXPECT_EQ(verdict.log, "spf=fail dkim=none dmarc=fail arc=none");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "app/serve.h"
 #include "app/user_command.h"
 #include "config/config.h"
+#include "arc/sealer.h"
 #include "mailauth/signing.h"
 #include "net/tls_context.h"
 #include "policy/aliases_file.h"
@@ -107,6 +108,15 @@ int main(int argc, char** argv) {
     if (auto keys = tern::mailauth::SigningKeys::load(config->dkim.keys); !keys) {
       std::cerr << "tern: config " << config_path << ": " << keys.error().text << "\n";
       return 1;
+    }
+    if (config->arc.sealing()) {
+      auto sealer = tern::arc::Sealer::load({.domain = config->arc.domain, .selector = config->arc.selector},
+                                            config->arc.key);
+      if (!sealer) {
+        std::cerr << "tern: config " << config_path << ": 'arc.key': " << config->arc.key << ": "
+                  << (sealer.error().detail.empty() ? sealer.error().text : sealer.error().detail) << "\n";
+        return 1;
+      }
     }
     std::cout << "config ok\n";
     return 0;

@@ -69,11 +69,19 @@ Result<net::SettingsPtr> make_settings(config::Config config, auth::UserStore& u
   auto signing = mailauth::SigningKeys::load(c.dkim.keys);
   if (!signing) return signing.error();
   settings->signing = std::move(signing.value());
+  if (c.arc.sealing()) {
+    auto sealer = arc::Sealer::load({.domain = c.arc.domain, .selector = c.arc.selector}, c.arc.key);
+    if (!sealer) {
+      const auto& e = sealer.error();
+      return refused(fmt::format("'arc.key': {}: {}", c.arc.key, e.detail.empty() ? e.text : e.detail));
+    }
+    settings->arc_sealer = std::make_shared<const arc::Sealer>(std::move(sealer.value()));
+  }
   settings->inbound = {.authserv_id = c.hostname,
                        .spf = c.spf,
                        .dkim = c.dkim.verify,
                        .dmarc = c.dmarc,
-                       .arc = c.arc.verify,
+                       .arc = c.arc.verify || c.arc.sealing(),
                        .timeout = c.limits.check_timeout};
   return net::SettingsPtr(std::move(settings));
 }

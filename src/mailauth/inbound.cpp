@@ -92,7 +92,7 @@ asio::awaitable<std::vector<dkim::SignatureResult>> InboundChecks::verify_dkim(s
 
 // RFC 8617 5.2: the arriving chain, for arc= (10.2) with the client's
 // address and the oldest instance that still passes. Annotation only.
-asio::awaitable<std::optional<dmarc::MethodResult>> InboundChecks::verify_arc(std::time_t now) {
+asio::awaitable<std::optional<arc::ChainResult>> InboundChecks::verify_arc(std::time_t now) {
   if (!arc_) co_return std::nullopt;
   arc_->finish();
   arc::KeyAnswers keys;
@@ -100,10 +100,7 @@ asio::awaitable<std::optional<dmarc::MethodResult>> InboundChecks::verify_arc(st
     auto answer = co_await dns_.lookup(name, dns::RecordType::kTxt);
     keys[name] = key_answer(answer);
   }
-  auto chain = arc_->verify(keys, now);
-  auto oldest = chain.status == arc::ChainStatus::kPass && chain.oldest_pass > 0 ? std::to_string(chain.oldest_pass)
-                                                                                 : std::string();
-  co_return dmarc::arc_result(arc::status_name(chain.status), client_.to_string(), oldest, chain.reason);
+  co_return arc_->verify(keys, now);
 }
 
 // RFC 7208 8.4 with RFC 7372's code; 8.6: a temporary error may defer.
@@ -172,9 +169,16 @@ asio::awaitable<Verdict> InboundChecks::finish(std::time_t now) {
     }
   }
 
-  if (chain) results.push_back(*chain);
-  verdict.log = fmt::format("spf={} dkim={} dmarc={} arc={}", spf_name, dkim_name, dmarc_name,
-                            chain ? chain->result : "-");
+  std::string arc_name = "-";
+  if (chain) {
+    arc_name = std::string(arc::status_name(chain->status));
+    verdict.chain = chain->status;
+    auto oldest = chain->status == arc::ChainStatus::kPass && chain->oldest_pass > 0
+                      ? std::to_string(chain->oldest_pass)
+                      : std::string();
+    results.push_back(dmarc::arc_result(arc_name, client_.to_string(), oldest, chain->reason));
+  }
+  verdict.log = fmt::format("spf={} dkim={} dmarc={} arc={}", spf_name, dkim_name, dmarc_name, arc_name);
   if (auto refused = dmarc_error ? dmarc_error : spf_action()) {
     verdict.reply = *refused;
     co_return verdict;

@@ -34,7 +34,7 @@ struct InboundOptions {
   config::Spf spf;
   bool dkim = true;
   config::Dmarc dmarc;
-  bool arc = true;  // verify an arriving ARC chain (RFC 8617), for arc= in the header
+  bool arc = true;  // verify an arriving ARC chain (RFC 8617): arc= in the header, cv= when sealing
   std::chrono::seconds timeout{20};  // per check (limits.check_timeout)
 };
 
@@ -42,6 +42,8 @@ struct Verdict {
   Result<void> reply;       // an error: the message is refused with it
   std::string fields;       // Authentication-Results (CRLF), to put in front
   std::string log;          // "spf=pass dkim=pass dmarc=pass" for the queued line
+  // The arriving ARC chain (when verified): cv= of a set we add (sealing).
+  std::optional<arc::ChainStatus> chain;
 };
 
 class InboundChecks {
@@ -60,7 +62,7 @@ class InboundChecks {
  private:
   struct DkimOutcome;
   boost::asio::awaitable<std::vector<dkim::SignatureResult>> verify_dkim(std::time_t now);
-  boost::asio::awaitable<std::optional<dmarc::MethodResult>> verify_arc(std::time_t now);
+  boost::asio::awaitable<std::optional<arc::ChainResult>> verify_arc(std::time_t now);
   std::optional<Error> spf_action() const;
 
   const InboundOptions& options_;

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "config/config.h"
+#include "arc/sealer.h"
 #include "mailauth/inbound.h"
 #include "mailauth/signing.h"
 #include "net/tls_context.h"
@@ -27,6 +28,7 @@ struct Settings {
   std::shared_ptr<TlsContext> tls;  // null without [tls]
   mailauth::InboundOptions inbound;  // SPF, DKIM, DMARC on "mx" listeners
   std::shared_ptr<const mailauth::SigningKeys> signing;  // [dkim."domain"] keys
+  std::shared_ptr<const arc::Sealer> arc_sealer;         // [arc]: null without sealing
 };
 
 using SettingsPtr = std::shared_ptr<const Settings>;

@@ -134,7 +134,7 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
     auto verdict = co_await checks_->finish(now());
     spdlog::info("event=authentication session={} queue_id={} {}", session_id_, session.queue_id(), verdict.log);
     if (!verdict.reply) co_return verdict.reply;
-    added = std::move(verdict.fields);
+    added = seal(verdict) + verdict.fields;
   }
   if (signer_) {
     auto signatures = co_await sign();
@@ -143,6 +143,31 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
   }
   if (added.empty()) co_return Result<void>();
   co_return writer_->add_headers(added);
+}
+
+// RFC 8617 5.1: our ARC set (on top), sealing our verdict into the chain,
+// for a message that leaves for another domain. A seal that cannot be made
+// is logged and the message goes unsealed (it is not refused).
+std::string SpoolHost::seal(const mailauth::Verdict& verdict) {
+  if (!sealer_ || !verdict.chain) return "";
+  auto set = sealer_->finish({.chain = *verdict.chain, .authentication_results = verdict.fields, .now = now()});
+  if (!set) {
+    spdlog::warn("event=arc_seal_failed session={} detail={}", session_id_, log_value(set.error().detail));
+    return "";
+  }
+  if (set->instance == 0) return "";
+  spdlog::info("event=arc_sealed session={} instance={}", session_id_, set->instance);
+  std::string fields;
+  for (const auto& field : set->fields) fields += field;
+  return fields;
+}
+
+// A recipient that an alias leads to another domain: the copy is forwarded.
+bool SpoolHost::forwards_elsewhere(const proto::Envelope& envelope) const {
+  for (const auto& r : envelope.recipients) {
+    if (!r.alias.empty() && !settings_->policy->local().serves(r.mailbox.domain)) return true;
+  }
+  return false;
 }
 
 // RSA signing takes about a millisecond: on the worker that checks
@@ -204,6 +229,8 @@ Result<std::string> SpoolHost::begin_message(const proto::Envelope& given) {
   if (checking_) checks_->begin_message();
   signer_.reset();
   if (signing_) signer_.emplace(*settings_->signing);
+  sealer_.reset();
+  if (checking_ && settings_->arc_sealer && forwards_elsewhere(envelope)) sealer_.emplace(*settings_->arc_sealer);
   return id;
 }
 
@@ -220,6 +247,7 @@ Result<void> SpoolHost::store(std::string_view content) {
   if (content.empty()) return {};
   if (checking_) checks_->feed(content);
   if (signer_) signer_->feed(content);
+  if (sealer_) sealer_->feed(content);
   auto written = writer_->write(content);
   if (!written) {
     spdlog::error("event=spool_error session={} detail={}", session_id_, log_value(written.error().detail));
@@ -231,6 +259,7 @@ void SpoolHost::discard_message() {
   writer_.reset();
   filter_.reset();
   signer_.reset();
+  sealer_.reset();
 }
 
 asio::awaitable<Result<void>> SpoolHost::commit() {
@@ -238,6 +267,7 @@ asio::awaitable<Result<void>> SpoolHost::commit() {
   auto& scheduler = context_.scheduler;
   filter_.reset();
   signer_.reset();
+  sealer_.reset();
   auto writer = std::move(writer_);
   auto id = writer->id();
   auto executor = co_await asio::this_coro::executor;

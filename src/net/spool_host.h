@@ -41,6 +41,8 @@ class SpoolHost : public smtp::server::SessionHost {
   Result<void> store(std::string_view content);
   std::optional<Result<proto::Mailbox>> srs_original(const proto::Mailbox& recipient) const;
   boost::asio::awaitable<Result<std::string>> sign();
+  bool forwards_elsewhere(const proto::Envelope& envelope) const;
+  std::string seal(const mailauth::Verdict& verdict);
   bool has_signing_keys() const { return settings_->signing && !settings_->signing->empty(); }
 
   const ServerContext& context_;
@@ -58,6 +60,8 @@ class SpoolHost : public smtp::server::SessionHost {
   // DKIM signing of our own users' mail (authenticated or relay networks).
   bool signing_ = false;  // this transaction is signed
   std::optional<mailauth::MessageSigning> signer_;
+  // ARC sealing (RFC 8617) of checked mail that an alias forwards elsewhere.
+  std::optional<arc::MessageSealer> sealer_;
 };
 
 }  // namespace tern::net

@@ -58,6 +58,18 @@ asio::awaitable<void> InboundChecks::check_sender(std::string helo, std::string 
                                         std::chrono::system_clock::now());
   auto outcome = co_await spf::check_host(dns_, request);
   spf_ = std::move(outcome);
+  // RFC 7208 2.3: the HELO identity too (it is the MAIL FROM one for <>),
+  // once per HELO name; an address literal has no SPF record.
+  if (mail_from_.empty() || helo_.empty() || helo_.front() == '[') {
+    helo_spf_.reset();
+    checked_helo_.clear();
+    co_return;
+  }
+  if (checked_helo_ == helo_ && helo_spf_) co_return;
+  auto helo_request = spf::helo_request(client_, helo_, options_.authserv_id, std::chrono::system_clock::now());
+  auto helo_outcome = co_await spf::check_host(dns_, helo_request);
+  helo_spf_ = std::move(helo_outcome);
+  checked_helo_ = helo_;
 }
 
 void InboundChecks::begin_message() {
@@ -108,6 +120,10 @@ std::optional<Error> InboundChecks::spf_action() const {
   if (!spf_) return std::nullopt;
   if (spf_->result == spf::Result::kFail && options_.spf.action_fail == config::Action::kReject) {
     return Error{550, "5.7.23", "SPF validation failed: " + spf_->explanation, "spf=fail " + spf_->detail};
+  }
+  if (helo_spf_ && helo_spf_->result == spf::Result::kFail && options_.spf.action_fail == config::Action::kReject) {
+    return Error{550, "5.7.23", "SPF validation of the HELO name failed: " + helo_spf_->explanation,
+                 "spf=fail (helo) " + helo_spf_->detail};
   }
   if (spf_->result == spf::Result::kTempError && options_.spf.action_temperror == config::Action::kDefer) {
     return Error{451, "4.7.24", "SPF validation error, try again later", "spf=temperror " + spf_->detail};
@@ -178,7 +194,10 @@ asio::awaitable<Verdict> InboundChecks::finish(std::time_t now) {
                       : std::string();
     results.push_back(dmarc::arc_result(arc_name, client_.to_string(), oldest, chain->reason));
   }
-  verdict.log = fmt::format("spf={} dkim={} dmarc={} arc={}", spf_name, dkim_name, dmarc_name, arc_name);
+  // One spf= in the header (the MAIL FROM identity, as DMARC uses it and
+  // readers expect); the HELO identity's result is in the log.
+  verdict.log = fmt::format("spf={} dkim={} dmarc={} arc={}{}", spf_name, dkim_name, dmarc_name, arc_name,
+                            helo_spf_ ? fmt::format(" spf_helo={}", spf::to_string(helo_spf_->result)) : "");
   if (auto refused = dmarc_error ? dmarc_error : spf_action()) {
     verdict.reply = *refused;
     co_return verdict;

@@ -74,6 +74,8 @@ class InboundChecks {
   std::string helo_;
   std::string mail_from_;
   std::optional<spf::Outcome> spf_;
+  std::optional<spf::Outcome> helo_spf_;  // RFC 7208 2.3, when MAIL FROM is not <>
+  std::string checked_helo_;              // the HELO name helo_spf_ is for
 
   // The message being received.
   std::optional<dkim::Verifier> verifier_;

@@ -33,7 +33,8 @@ class InboundTest : public ::testing::Test {
   spf::testing::TestZone zone_{nlohmann::json::parse(R"({
     "example.org": {"TXT": [["v=spf1 ip4:192.0.2.1 -all"]]},
     "_dmarc.example.org": {"TXT": [["v=DMARC1; p=reject"]]},
-    "soft.test": {"TXT": [["v=spf1 ~all"]]}
+    "soft.test": {"TXT": [["v=spf1 ~all"]]},
+    "fails.test": {"TXT": [["v=spf1 -all"]]}
   })")};
   InboundOptions options_{.authserv_id = "mx.example.test", .spf = {}, .dkim = true, .dmarc = {}};
 };
@@ -46,10 +47,34 @@ TEST_F(InboundTest, SpfAtMailDmarcAtEndOfData) {
   checks.feed("From: Alice <alice@example.org>\r\nSubject: hi\r\n\r\nbody\r\n");
   auto verdict = run(checks.finish(0));
   ASSERT_TRUE(verdict.reply.ok()) << verdict.reply.error().text;
-  EXPECT_EQ(verdict.log, "spf=pass dkim=none dmarc=pass arc=none");
+  EXPECT_EQ(verdict.log, "spf=pass dkim=none dmarc=pass arc=none spf_helo=none");
   EXPECT_NE(verdict.fields.find("spf=pass"), std::string::npos) << verdict.fields;
   EXPECT_NE(verdict.fields.find("smtp.mailfrom=alice@example.org"), std::string::npos) << verdict.fields;
   EXPECT_NE(verdict.fields.find("dmarc=pass"), std::string::npos) << verdict.fields;
+}
+
+// RFC 7208 2.3: the HELO name is checked too (its result in the log; the
+// header keeps one spf=, the MAIL FROM identity's); its fail rejects when
+// action_fail = "reject".
+TEST_F(InboundTest, HeloIdentityIsCheckedToo) {
+  InboundChecks checks(options_, zone_, asio::ip::make_address("192.0.2.1"));
+  run(checks.check_sender("soft.test", "alice@example.org"));
+  checks.begin_message();
+  checks.feed("From: alice@example.org\r\n\r\nbody\r\n");
+  auto verdict = run(checks.finish(0));
+  ASSERT_TRUE(verdict.reply.ok());
+  EXPECT_EQ(verdict.log, "spf=pass dkim=none dmarc=pass arc=none spf_helo=softfail");
+  EXPECT_EQ(verdict.fields.find("smtp.helo"), std::string::npos) << verdict.fields;
+
+  auto reject = options_;
+  reject.spf.action_fail = config::Action::kReject;
+  InboundChecks strict(reject, zone_, asio::ip::make_address("192.0.2.1"));
+  run(strict.check_sender("fails.test", "alice@example.org"));  // MAIL FROM passes, HELO fails
+  strict.begin_message();
+  strict.feed("From: alice@example.org\r\n\r\nbody\r\n");
+  auto refused = run(strict.finish(0));
+  ASSERT_FALSE(refused.reply.ok());
+  EXPECT_EQ(refused.reply.error().enhanced, "5.7.23");
 }
 
 // DMARC p=reject failing: 550 5.7.1 by default; annotated when so configured.
@@ -62,7 +87,7 @@ TEST_F(InboundTest, DmarcRejectFails) {
   ASSERT_FALSE(verdict.reply.ok());
   EXPECT_EQ(verdict.reply.error().code, 550);
   EXPECT_EQ(verdict.reply.error().enhanced, "5.7.1");
-  EXPECT_EQ(verdict.log, "spf=fail dkim=none dmarc=fail arc=none");
+  EXPECT_EQ(verdict.log, "spf=fail dkim=none dmarc=fail arc=none spf_helo=none");
 }
 
 }  // namespace

@@ -271,6 +271,8 @@ class Pickup::Copier {
     auto created = spool.create(id, envelope);
     if (!created) return created.error();
     writer_ = std::move(created.value());
+    if (options_.signing_keys) keys_ = options_.signing_keys();
+    if (keys_ && !keys_->empty()) signing_.emplace(*keys_);
     auto date = rfc5322_date(std::time(nullptr));
     auto from = md.sender.null ? "MAILER-DAEMON@" + options_.hostname : md.sender.mailbox.to_string();
     // RFC 6409 8.1-8.3; From too, as Postfix's cleanup adds it for local mail.
@@ -302,12 +304,24 @@ class Pickup::Copier {
     return true;
   }
 
+  // The DKIM-Signature fields of a From domain with keys, stored to go in
+  // front of the message (spool.h add_headers).
+  Result<void> sign() {
+    if (!signing_) return {};
+    auto fields = signing_->finish(std::time(nullptr));
+    if (!fields) return fields.error();
+    if (fields->empty()) return {};
+    spdlog::info("event=dkim_signed pickup=yes domain={}", signing_->domain());
+    return writer_->add_headers(*fields);
+  }
+
   std::unique_ptr<queue::SpoolWriter> take_writer() { return std::move(writer_); }
   std::uint64_t size() const { return size_; }
 
  private:
   Result<void> write(std::string_view data) {
     size_ += data.size();
+    if (signing_) signing_->feed(data);
     return writer_->write(data);
   }
 
@@ -317,6 +331,8 @@ class Pickup::Copier {
   std::uint64_t end_;
   bool eight_bit_ = false;
   std::unique_ptr<queue::SpoolWriter> writer_;
+  std::shared_ptr<const mailauth::SigningKeys> keys_;  // those of the settings when it began
+  std::optional<mailauth::MessageSigning> signing_;
   std::optional<proto::HeaderFixer> fixer_;
   proto::CrlfNormalizer crlf_;
   std::string normalized_;
@@ -340,6 +356,7 @@ asio::awaitable<Result<void>> Pickup::spool_message(Dropped& file) {
     if (*copied) break;
     co_await asio::post(executor, asio::use_awaitable);
   }
+  if (auto signed_ok = copier.sign(); !signed_ok) co_return signed_ok;
   auto size = copier.size();
   co_return co_await commit(file, copier.take_writer(), size);
 }

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "mailauth/signing.h"
 #include "proto/envelope.h"
 
 namespace tern::queue {
@@ -51,6 +52,9 @@ class Pickup {
     std::chrono::seconds scan_interval{60};  // the fallback when no inotify event comes
     // The final recipients (aliases expanded); null: as given.
     std::function<Result<std::vector<proto::Recipient>>(const std::vector<proto::Recipient>&)> expand = nullptr;
+    // The DKIM signing keys now ([dkim."domain"]): local mail (web
+    // applications' sendmail) is signed as authenticated mail is; null: none.
+    std::function<std::shared_ptr<const mailauth::SigningKeys>()> signing_keys = nullptr;
   };
 
   Pickup(boost::asio::io_context& io, queue::Spool& spool, queue::Scheduler& scheduler, Options options);

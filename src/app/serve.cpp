@@ -267,7 +267,8 @@ int serve(const config::Config& config, const std::string& config_path) {
   Pickup pickup(io, spool, scheduler,
                 {.data_dir = config.data_dir, .hostname = config.hostname,
                  .max_message_size = [&current] { return current.get()->config.limits.max_message_size; },
-                 .expand = [&current](const auto& recipients) { return current.get()->local->expand_all(recipients); }});
+                 .expand = [&current](const auto& recipients) { return current.get()->local->expand_all(recipients); },
+                 .signing_keys = [&current] { return current.get()->signing; }});
   if (auto picking = pickup.start(); !picking) {
     spdlog::error("event=pickup_disabled detail={}", log_value(picking.error().detail));
   }

@@ -539,6 +539,18 @@ class RelayNetworkSigning(Verifying):
             return None
         return ternlib.wait_for(find, 30, 0.05, f"the peer's copy for {rcpt}")
 
+    # -- local mail: `tern sendmail` (a web application's) is signed too ------
+    def test_sendmail_pickup_is_signed(self):
+        before = self.tern.maildir("pickup")
+        msg = (b"From: Web App <webapp@example.test>\nTo: pickup@example.test\nSubject: from sendmail\n"
+               b"\nSent with tern sendmail.\n")
+        p = subprocess.run([ternlib.tern_bin(), "sendmail", "-C", str(self.tern.config_path), "pickup@example.test"],
+                           input=msg, capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = crlf(self.wait_file(self.tern, "pickup", before).read_bytes())
+        self.assert_both_signed(got, "tern sendmail")
+        self.tern.wait_log_events("dkim_signed", 1, pickup="yes", domain=DOMAIN)
+
     # -- 2. the corpus -------------------------------------------------------
     def test_corpus_both_signatures_verify(self):
         manifest = ternlib.load_json("conformance/mime/manifest.json")

@@ -1,7 +1,5 @@
 #include "arc/sealer.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "base/base64.h"
 #include "base/text.h"
@@ -129,11 +127,9 @@ Result<Sealer> Sealer::create(SealerOptions options, std::string_view pem) {
 }
 
 Result<Sealer> Sealer::load(SealerOptions options, const std::string& pem_path) {
-  std::ifstream file(pem_path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (!file) return seal_error("cannot read " + pem_path);
-  auto sealer = create(std::move(options), text.str());
+  auto text = dkim::read_key_file(pem_path);
+  if (!text) return text.error();
+  auto sealer = create(std::move(options), *text);
   if (!sealer) {
     auto e = sealer.error();
     e.detail = pem_path + ": " + e.detail;

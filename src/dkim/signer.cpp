@@ -127,12 +127,18 @@ Result<Signer> Signer::create(SignerOptions options, std::string_view pem) {
   }
 }
 
-Result<Signer> Signer::load(SignerOptions options, const std::string& pem_path) {
+Result<std::string> read_key_file(const std::string& pem_path) {
   std::ifstream file(pem_path, std::ios::binary);
   std::ostringstream text;
   text << file.rdbuf();
   if (!file) return key_error("cannot read " + pem_path);
-  auto signer = create(std::move(options), text.str());
+  return text.str();
+}
+
+Result<Signer> Signer::load(SignerOptions options, const std::string& pem_path) {
+  auto text = read_key_file(pem_path);
+  if (!text) return text.error();
+  auto signer = create(std::move(options), *text);
   if (!signer) {
     auto e = signer.error();
     e.detail = pem_path + ": " + e.detail;

@@ -40,6 +40,10 @@ struct SignerOptions {
   std::uint64_t expire_after = 0;  // seconds: x= = t= + this; 0: no x=
 };
 
+// Reads a key file for Signer::load and its kin (ARC's Sealer): the text,
+// or an Error whose detail names the file.
+Result<std::string> read_key_file(const std::string& pem_path);
+
 class Signer {
  public:
   // `pem`: an RSA (1024 bits or more, RFC 8301 3.2) or Ed25519 private

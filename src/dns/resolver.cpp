@@ -49,6 +49,7 @@ Error setup_error(std::string what, int rc) {
 // One finished query: status and raw rdata items.
 struct Resolver::Query {
   Status status = Status::kTempFail;
+  int ttl = 0;  // seconds, when answered
   std::vector<std::string> rdata;
   std::string detail;
 };
@@ -157,6 +158,7 @@ Resolver::Query Resolver::read_result(int err, ub_result* result) {
       if (!q.detail.empty()) metrics::metrics().dns_failures.add();
     }
   } count{q};
+  if (result && !result->bogus) q.ttl = result->ttl;
   if (err != 0 || !result) {
     q.detail = ub_strerror(err);
   } else if (result->bogus) {
@@ -265,6 +267,12 @@ asio::awaitable<Answer> Resolver::lookup(std::string name, RecordType type) {
 
 asio::awaitable<Answer> Resolver::lookup(std::string name, RecordType type,
                                          std::chrono::steady_clock::time_point deadline) {
+  auto key = std::to_string(static_cast<int>(type)) + " " + name;
+  auto now = std::chrono::steady_clock::now();
+  if (auto cached = cache_.find(key); cached != cache_.end()) {
+    if (cached->second.expires > now) co_return cached->second.answer;
+    cache_.erase(cached);
+  }
   auto limit = timeout_;
   if (deadline != std::chrono::steady_clock::time_point::max()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -279,6 +287,10 @@ asio::awaitable<Answer> Resolver::lookup(std::string name, RecordType type,
   if (answer.status == Status::kOk && !kept) {
     answer.status = Status::kTempFail;
     answer.detail = "malformed records";
+  }
+  if (answer.status != Status::kTempFail && q.ttl > 0) {
+    if (cache_.size() >= kCacheEntries) cache_.clear();
+    cache_[key] = {answer, now + std::chrono::seconds(std::min(q.ttl, 3600))};
   }
   co_return answer;
 }

@@ -130,5 +130,22 @@ TEST_F(ResolverTest, QueriesEndAtTheCallersDeadline) {
   EXPECT_EQ(run(r->lookup("txt.test", RecordType::kTxt)).status, Status::kOk);
 }
 
+// lookup() answers come from the resolver's own cache for their TTL: with
+// the server gone, a name asked before is still answered; one never asked
+// fails, and an answer with TTL 0 is not kept.
+TEST_F(ResolverTest, LookupAnswersAreCachedForTheirTtl) {
+  test::Dnsmasq dns{{"--local-ttl=60", "--txt-record=cached.test,v=spf1 -all", "--txt-record=zero.test,x"}};
+  ASSERT_TRUE(dns.running());
+  ResolverConfig config{{"127.0.0.1:" + std::to_string(dns.port())}, std::chrono::milliseconds(500)};
+  auto r = Resolver::create(io_.get_executor(), config);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(run((*r)->lookup("cached.test", RecordType::kTxt)).status, Status::kOk);
+  dns.stop();
+  auto again = run((*r)->lookup("cached.test", RecordType::kTxt));
+  EXPECT_EQ(again.status, Status::kOk);
+  EXPECT_EQ(again.texts, std::vector<std::string>{"v=spf1 -all"});
+  EXPECT_EQ(run((*r)->lookup("never.test", RecordType::kTxt)).status, Status::kTempFail);
+}
+
 }  // namespace
 }  // namespace tern::dns

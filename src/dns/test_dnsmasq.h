@@ -25,10 +25,12 @@ class Dnsmasq {
       start();
     }
   }
-  ~Dnsmasq() {
+  ~Dnsmasq() { stop(); }
+  void stop() {
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
     }
   }
   int port() const { return port_; }

@@ -3,6 +3,7 @@
 
 #include "base/base64.h"
 #include "base/text.h"
+#include "dkim/folder.h"
 #include "dkim/tags.h"
 
 namespace tern::arc {
@@ -15,33 +16,10 @@ Error seal_error(std::string detail) {
   return Error{451, "4.3.0", "ARC sealing failed", std::move(detail)};
 }
 
-// Lays tags out on folded lines: an atom that does not fit starts a new
-// line. Every field starts "Name: i=N;" so that readers that look for
-// " i=N;" (dkimpy's AMS lookup does) find it.
-class Folder {
- public:
-  explicit Folder(std::string_view name) : out_(std::string(name) + ":"), line_(out_.size()) {}
-
-  void add(std::string_view atom, bool space = true) {
-    if (line_ + atom.size() + (space ? 1 : 0) > kLineWidth) {
-      out_ += "\r\n";
-      line_ = 0;
-      space = true;  // a continuation line starts with WSP
-    }
-    if (space) out_ += ' ';
-    out_ += atom;
-    line_ += atom.size() + (space ? 1 : 0);
-  }
-  void tag(std::string_view name, std::string_view value) {
-    add(std::string(name) + "=" + std::string(value) + ";");
-  }
-  // The layout ends with b= on a line of its own, for dkim::Signer to fill.
-  std::string unsigned_field() { return out_ + "\r\n b="; }
-
- private:
-  std::string out_;
-  std::size_t line_;
-};
+// Every field starts "Name: i=N;" so that readers that look for " i=N;"
+// (dkimpy's AMS lookup does) find it; b= goes on a line of its own, for
+// dkim::Signer to fill.
+std::string unsigned_field(const dkim::TagFolder& folder) { return folder.text() + "\r\n b="; }
 
 // The AAR payload (RFC 8617 4.1.1): our Authentication-Results value
 // without the field name, the whitespace around it and the final CRLF.
@@ -192,7 +170,7 @@ Result<SealedSet> MessageSealer::finish(const SealRequest& request) {
   auto t = std::to_string(request.now);
   // The AMS: a DKIM signature of the message as it arrived (RFC 8617 4.1.2).
   auto signed_names = signer.header_names(fields);
-  Folder ams(kMessageSignatureField);
+  dkim::TagFolder ams(std::string(kMessageSignatureField) + ":");
   ams.tag("i", std::to_string(instance));
   ams.tag("a", algorithm);
   ams.tag("c", "relaxed/relaxed");
@@ -204,21 +182,21 @@ Result<SealedSet> MessageSealer::finish(const SealRequest& request) {
     ams.add((i == 0 ? "h=" : "") + signed_names[i] + (last ? ";" : ":"), i == 0);
   }
   ams.tag("bh", base64_encode(body_hash));
-  auto ams_field = signer.sign_field(fields, signed_names, ams.unsigned_field());
+  auto ams_field = signer.sign_field(fields, signed_names, unsigned_field(ams));
   if (!ams_field) return ams_field.error();
 
   // The AS (RFC 8617 5.1.1): the sets 1..N and ours; only ours when the
   // chain failed (5.1.2), as if it were the only set.
   auto sets = request.chain == ChainStatus::kFail ? std::vector<ArcSet>{} : chain.sets;
   sets.push_back({aar, *ams_field, {}});
-  Folder seal(kSealField);
+  dkim::TagFolder seal(std::string(kSealField) + ":");
   seal.tag("i", std::to_string(instance));
   seal.tag("cv", status_name(request.chain));
   seal.tag("a", algorithm);
   seal.tag("d", domain);
   seal.tag("s", selector);
   seal.tag("t", t);
-  auto seal_field = signer.sign_field_over(seal_scope(sets, sets.size()), seal.unsigned_field());
+  auto seal_field = signer.sign_field_over(seal_scope(sets, sets.size()), unsigned_field(seal));
   if (!seal_field) return seal_field.error();
   return SealedSet{instance, {std::move(*seal_field), std::move(*ams_field), std::move(aar)}, {}};
 }

@@ -1,5 +1,7 @@
 #include "dkim/signer.h"
 
+#include "dkim/folder.h"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -26,33 +28,6 @@ Error key_error(std::string detail) {
 Error sign_error(std::string detail) {
   return Error{451, "4.3.0", "DKIM signing failed", std::move(detail)};
 }
-
-// Lays tags out on folded lines: a tag that does not fit starts a new line.
-class Folder {
- public:
-  explicit Folder(std::string_view start) : out_(start), line_(start.size()) {}
-
-  // `atom` goes on the line after a space, or on a new line; with
-  // `space` false it joins the previous atom unless the line is full.
-  void add(std::string_view atom, bool space = true) {
-    if (line_ + atom.size() + (space ? 1 : 0) > kLineWidth && line_ > 1) {
-      out_ += "\r\n";
-      line_ = 0;
-      space = true;  // a continuation line starts with WSP
-    }
-    if (space) out_ += ' ';
-    out_ += atom;
-    line_ += atom.size() + (space ? 1 : 0);
-  }
-  void tag(std::string_view name, std::string_view value) {
-    add(std::string(name) + "=" + std::string(value) + ";");
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-  std::size_t line_;
-};
 
 // Appends the b= value to a field ending in "b=": the current line is
 // filled to kBase64Width characters, then each further line holds one space
@@ -166,7 +141,7 @@ Result<std::string> Signer::sign(const std::vector<HeaderField>& fields, std::st
   auto names = header_names(fields);
   auto canon = [](Canonicalization c) { return c == Canonicalization::kSimple ? "simple" : "relaxed"; };
   // Tags in name order, b= last on lines of its own so it can be filled in.
-  Folder f(std::string(kSignatureField) + ":");
+  TagFolder f(std::string(kSignatureField) + ":");
   f.tag("a", algorithm_name(algorithm_));
   f.tag("bh", base64_encode(body_hash));
   f.tag("c", std::string(canon(options_.header_canon)) + "/" + canon(options_.body_canon));

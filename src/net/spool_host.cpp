@@ -235,7 +235,7 @@ Result<std::string> SpoolHost::begin_message(const proto::Envelope& given) {
 }
 
 Result<void> SpoolHost::write_message(std::string_view content) {
-  if (!filter_) return store(content);
+  if (!filter_ || filter_->in_body()) return store(content);  // the body needs no filtering copy
   filtered_.clear();
   filter_->feed(content, filtered_);
   return store(filtered_);

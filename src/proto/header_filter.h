@@ -32,6 +32,9 @@ class HeaderFilter {
   void feed(std::string_view content, std::string& out);
   void finish(std::string& out);
   std::size_t dropped() const { return dropped_; }
+  // Past the header section: what comes passes unchanged (callers may skip
+  // the copy through feed()).
+  bool in_body() const { return mode_ == Mode::kBody; }
 
  private:
   enum class Mode {

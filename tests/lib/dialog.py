@@ -195,6 +195,18 @@ def send_data(d, message):
     return d.read_reply()
 
 
+def send_mail(port, sender, rcpts, message):
+    """One message in a session of its own, then QUIT; the reply to the
+    end of the data. `message` is str or bytes (UTF-8)."""
+    d = session(port)
+    try:
+        reply = transaction(d, sender, rcpts, message.decode() if isinstance(message, bytes) else message)
+        check(d.cmd("QUIT"), 221)
+        return reply
+    finally:
+        d.close()
+
+
 def transaction(d, sender, rcpts, message):
     check(d.cmd(f"MAIL FROM:<{sender}>"), 250, what="MAIL")
     for r in rcpts:

@@ -24,7 +24,7 @@ import unittest
 from pathlib import Path
 
 from dialog import (QUEUE_ID_RE, ConnectionClosed, Dialog, Reply, check,  # noqa: F401 (re-exported)
-                    queue_id, send_data, session, transaction)
+                    queue_id, send_data, send_mail, session, transaction)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -22,16 +22,7 @@ from scripted import Scripted  # noqa: E402
 from ternlib import Tern, check  # noqa: E402
 
 SECRET = "correct horse battery staple"
-
-
-def send(port, sender, rcpts, body=b"Subject: forwarded\r\n\r\nhello\r\n"):
-    d = ternlib.session(port)
-    try:
-        reply = ternlib.transaction(d, sender, rcpts, body.decode())
-        check(d.cmd("QUIT"), 221)
-        return reply
-    finally:
-        d.close()
+FORWARDED = "Subject: forwarded\r\n\r\nhello\r\n"
 
 
 class Srs(unittest.TestCase):
@@ -54,7 +45,7 @@ class Srs(unittest.TestCase):
 
     def test_forward_rewrites_and_bounce_comes_back(self):
         tern, hop = self.start()
-        check(send(tern.port, "sender@origin.test", ["fwd@example.test"]), 250)
+        check(ternlib.send_mail(tern.port, "sender@origin.test", ["fwd@example.test"], FORWARDED), 250)
         envelopes = self.wait_messages(hop, 1)
         mail_from = envelopes[0]["from"][0]
         self.assertRegex(mail_from, r"^SRS0=[A-Za-z0-9+/_-]{4}=[A-Z2-7]{2}=origin\.test=sender@fwd\.example\.test$")
@@ -62,7 +53,7 @@ class Srs(unittest.TestCase):
         # The bounce from the next hop (any client) goes back to the sender,
         # even with the tag and hash in another case (hashes compare so).
         tag, hash_, rest = mail_from.split("=", 2)
-        check(send(tern.port, "", [f"{tag.lower()}={hash_.swapcase()}={rest}"],
+        check(ternlib.send_mail(tern.port, "", [f"{tag.lower()}={hash_.swapcase()}={rest}"],
                    b"Subject: Undelivered Mail\r\n\r\nbounce\r\n"), 250)
         envelopes = self.wait_messages(hop, 2)
         self.assertEqual(envelopes[1]["rcpt"], ["sender@origin.test"])
@@ -79,8 +70,8 @@ class Srs(unittest.TestCase):
 
     def test_only_forwards_are_rewritten(self):
         tern, hop = self.start()
-        check(send(tern.port, "sender@origin.test", ["alice@example.test", "fwd@example.test"]), 250)
-        check(send(tern.port, "", ["fwd@example.test"]), 250)
+        check(ternlib.send_mail(tern.port, "sender@origin.test", ["alice@example.test", "fwd@example.test"], FORWARDED), 250)
+        check(ternlib.send_mail(tern.port, "", ["fwd@example.test"], FORWARDED), 250)
         envelopes = self.wait_messages(hop, 2)
         froms = sorted(e["from"][0] for e in envelopes)
         self.assertEqual(froms[0], "<>")  # <> stays <>
@@ -90,7 +81,7 @@ class Srs(unittest.TestCase):
 
     def test_without_srs_the_sender_is_kept(self):
         tern, hop = self.start(srs=False)
-        check(send(tern.port, "sender@origin.test", ["fwd@example.test"]), 250)
+        check(ternlib.send_mail(tern.port, "sender@origin.test", ["fwd@example.test"], FORWARDED), 250)
         envelopes = self.wait_messages(hop, 1)
         self.assertEqual(envelopes[0]["from"], ["sender@origin.test"])
 

@@ -83,6 +83,23 @@ def _listening_ports():
     return ports
 
 
+def _listening_unix_paths():
+    """Paths (bytes) of Unix stream sockets in LISTEN state (flag
+    __SO_ACCEPTCON in /proc/net/unix; the path is the rest of the line, as
+    is). A socket file left by a killed process is not listed."""
+    paths = set()
+    try:
+        with open("/proc/net/unix", "rb") as f:
+            next(f)
+            for line in f:
+                parts = line.rstrip(b"\n").split(None, 7)
+                if len(parts) == 8 and int(parts[3], 16) & 0x10000:
+                    paths.add(parts[7])
+    except OSError:
+        pass
+    return paths
+
+
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     """Polls predicate() until it is true; bounded. Returns its last value or
     raises AssertionError naming `what`."""
@@ -220,8 +237,10 @@ class Tern:
     # -- process -----------------------------------------------------------
     def start(self, timeout=30.0, new_ports=True):
         """Starts `tern serve` and waits (bounded) until every listener port
-        is in LISTEN state. Retries with other ports if the process exits
-        early (a port picked by free_port may have been taken meanwhile)."""
+        and the control socket are in LISTEN state (tern opens the control
+        socket after the ports, once the queue is open). Retries with other
+        ports if the process exits early (a port picked by free_port may
+        have been taken meanwhile)."""
         last_error = None
         for _attempt in range(3):
             if new_ports or not self.ports:
@@ -236,13 +255,14 @@ class Tern:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     break
-                if set(self.ports.values()) <= _listening_ports():
+                if (set(self.ports.values()) <= _listening_ports()
+                        and os.fsencode(self.data_dir / "control.sock") in _listening_unix_paths()):
                     return self
                 time.sleep(0.02)
             if self.proc.poll() is None:
                 self.kill9()
                 raise AssertionError(
-                    f"tern did not listen on {self.ports} within {timeout}s\n"
+                    f"tern did not listen on {self.ports} and control.sock within {timeout}s\n"
                     + self.log_tail())
             last_error = (f"tern exited with {self.proc.returncode} at start\n"
                           + self.log_tail())

@@ -128,8 +128,8 @@ class Queue(unittest.TestCase):
         return self.tern.data_dir / "control.sock"
 
     def start_tern(self, restart=False):
+        # Tern.start returns once control.sock is listening.
         self.tern.restart() if restart else self.tern.start()
-        wait_for(lambda: self.control_sock.exists(), f"{self.control_sock} to exist")
 
     def cli(self, *args):
         """Runs `tern queue ARGS --config FILE`: (status, stdout, stderr)."""

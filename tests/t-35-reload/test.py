@@ -122,7 +122,6 @@ class ReloadTern(Tern):
                     os.environ[k] = v
         wait_for(lambda: set(p for p, _ in self.more_listeners) <= ternlib._listening_ports(),
                  f"the other listeners {self.more_listeners}")
-        wait_for(lambda: (self.data_dir / "control.sock").exists(), "control.sock")
         self.wait_log_events("started")
         return self
 

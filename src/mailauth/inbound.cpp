@@ -78,7 +78,15 @@ void InboundChecks::begin_message() {
   arc_.reset();
   if (options_.dkim) verifier_.emplace();
   if (options_.arc) arc_.emplace();
-  if (options_.dmarc.verify) headers_.emplace(256 * 1024);
+  headers_.emplace(256 * 1024);  // From: DMARC's, and from_domain()'s
+}
+
+std::optional<std::string> InboundChecks::from_domain() {
+  if (!headers_) return std::nullopt;
+  headers_->finish();
+  auto from = dmarc::from_domain(from_bodies(headers_->fields()));
+  if (!from) return std::nullopt;
+  return *from;
 }
 
 void InboundChecks::feed(std::string_view content) {
@@ -157,7 +165,7 @@ asio::awaitable<Verdict> InboundChecks::finish(std::time_t now) {
 
   std::string dmarc_name = "-";
   std::optional<Error> dmarc_error;
-  if (headers_) {
+  if (options_.dmarc.verify && headers_) {
     headers_->finish();
     auto from = dmarc::from_domain(from_bodies(headers_->fields()));
     if (!from) {

@@ -56,6 +56,9 @@ class InboundChecks {
   // A message begins (after check_sender): its bytes follow, as stored.
   void begin_message();
   void feed(std::string_view content);
+  // The RFC5322.From domain (lower case) once the header section is in;
+  // nullopt when there is no single one.
+  std::optional<std::string> from_domain();
   // The message is complete: DKIM keys, DMARC, the verdict.
   boost::asio::awaitable<Verdict> finish(std::time_t now);
 

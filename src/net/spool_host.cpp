@@ -103,14 +103,18 @@ asio::awaitable<Result<void>> SpoolHost::decide(const smtp::server::Session& ses
   co_return verdict;
 }
 
-// Mail from other servers is checked (SPF now); our own users' mail
-// (authenticated, or from the relay networks) is signed instead.
+// Mail from other servers is checked (SPF now); our own users' mail is
+// signed instead. Authenticated mail is always our users'. Mail from the
+// relay networks is when it says so: a MAIL FROM domain (here) or From
+// domain (at end of data) we serve or sign for; the rest of it (a host
+// there relaying a stranger's mail) is checked like any other.
 asio::awaitable<Result<void>> SpoolHost::decide_mail(const smtp::server::Session& session) {
-  bool ours = !session.login().empty() || settings_->policy->in_relay_networks(client_ip_);
-  signing_ = ours && has_signing_keys();
-  checking_ = checks_ && !ours;
-  if (!checking_) co_return Result<void>();
   const auto& path = session.policy_path();
+  bool authenticated = !session.login().empty();
+  from_relay_ = !authenticated && settings_->policy->in_relay_networks(client_ip_);
+  signing_ = (authenticated || from_relay_) && has_signing_keys();
+  checking_ = checks_ && !authenticated && !(from_relay_ && !path.null && is_ours(path.mailbox.domain));
+  if (!checking_) co_return Result<void>();
   // Arguments made first: GCC 12 destroys the temporaries of a co_await
   // expression with a conditional in it at the wrong time (a freed
   // coroutine frame resumed later).
@@ -118,6 +122,12 @@ asio::awaitable<Result<void>> SpoolHost::decide_mail(const smtp::server::Session
   std::string mail_from = path.null ? "" : path.mailbox.to_string();
   co_await checks_->check_sender(std::move(helo), std::move(mail_from));
   co_return Result<void>();
+}
+
+bool SpoolHost::is_ours(std::string_view domain) const {
+  auto lower = to_lower(domain);
+  if (settings_->policy->local().serves(lower)) return true;
+  return has_signing_keys() && !settings_->signing->for_domain(lower).empty();
 }
 
 // The message is complete: the filter gives back what it held, the checks
@@ -129,20 +139,31 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
     if (auto stored = store(filtered_); !stored) co_return stored;
   }
   if (!writer_) co_return Result<void>();
+  std::string signatures;
+  if (signer_) {
+    auto made = co_await sign();
+    if (!made) co_return made.error();
+    signatures = std::move(*made);
+  }
   std::string added;
-  if (checking_) {
+  if (checking_ && !relayed_ours()) {
     auto verdict = co_await checks_->finish(now());
     spdlog::info("event=authentication session={} queue_id={} {}", session_id_, session.queue_id(), verdict.log);
     if (!verdict.reply) co_return verdict.reply;
     added = seal(verdict) + verdict.fields;
   }
-  if (signer_) {
-    auto signatures = co_await sign();
-    if (!signatures) co_return signatures.error();
-    added += *signatures;
-  }
+  added += signatures;
   if (added.empty()) co_return Result<void>();
   co_return writer_->add_headers(added);
+}
+
+// Mail from the relay networks that turned out ours at end of data: we
+// signed it, or its From domain is one we serve.
+bool SpoolHost::relayed_ours() {
+  if (!from_relay_) return false;
+  if (signer_ && !signer_->domain().empty()) return true;
+  auto from = checks_->from_domain();
+  return from && is_ours(*from);
 }
 
 // RFC 8617 5.1: our ARC set (on top), sealing our verdict into the chain,

@@ -44,6 +44,8 @@ class SpoolHost : public smtp::server::SessionHost {
   bool forwards_elsewhere(const proto::Envelope& envelope) const;
   std::string seal(const mailauth::Verdict& verdict);
   bool has_signing_keys() const { return settings_->signing && !settings_->signing->empty(); }
+  bool is_ours(std::string_view domain) const;
+  bool relayed_ours();
 
   const ServerContext& context_;
   SettingsPtr settings_;  // those of the session's start: a reload does not change them
@@ -53,10 +55,11 @@ class SpoolHost : public smtp::server::SessionHost {
   // RFC 8601 5: Authentication-Results claiming our host name are removed.
   std::optional<proto::HeaderFilter> filter_;
   std::string filtered_;
-  // SPF, DKIM and DMARC: on "mx" listeners, for clients that are neither
-  // authenticated nor in the relay networks.
+  // SPF, DKIM and DMARC: on "mx" listeners, for mail that is not our
+  // users' (see decide_mail).
   std::optional<mailauth::InboundChecks> checks_;
-  bool checking_ = false;  // this transaction is checked
+  bool checking_ = false;    // this transaction is checked
+  bool from_relay_ = false;  // unauthenticated, from the relay networks
   // DKIM signing of our own users' mail (authenticated or relay networks).
   bool signing_ = false;  // this transaction is signed
   std::optional<mailauth::MessageSigning> signer_;

@@ -455,8 +455,10 @@ class Refusing(unittest.TestCase):
 
 
 class NotChecked(unittest.TestCase):
-    """Mail from the relay networks or from an authenticated client is our
-    users' own: no SPF, DKIM or DMARC, no Authentication-Results."""
+    """Our users' own mail is not checked (no SPF, DKIM or DMARC, no
+    Authentication-Results): an authenticated client's, and a relay-network
+    client's that names one of our domains (MAIL FROM or From). A host in
+    the relay networks relaying a stranger's mail is checked."""
 
     def assert_unchecked(self, tern, qid, content):
         ours, _ = peers.authentication_results(content, HOSTNAME)
@@ -464,15 +466,25 @@ class NotChecked(unittest.TestCase):
         self.assertNotIn(b"\nAuthentication-Results:", content.split(b"\n\n")[0])
         self.assertEqual([e for e in tern.log_events("authentication") if e.get("queue_id") == qid], [])
 
-    def test_relay_networks_not_checked(self):
-        with Tern(users=["alice"], extra_toml=checks_toml(relay='[relay]\nnetworks = ["127.0.0.0/8"]')) as t:
+    def test_relay_networks(self):
+        # reject.test (p=reject, SPF -all) is also a domain this tern serves.
+        toml = checks_toml(relay='[relay]\nnetworks = ["127.0.0.0/8"]')
+        with Tern(users=["alice"], domains=("example.test", "reject.test"), extra_toml=toml) as t:
             forged = b"Authentication-Results: mx.example.test; dmarc=pass\r\n"
-            reply = send(t, "a@fail.test", message("a@reject.test", extra=forged))
-            check(reply, 250, "2.0.0")
-            qid = ternlib.queue_id(reply)
-            path = t.wait_maildir_count("alice", 1)[0]
-            t.wait_log_events("queued", queue_id=qid)
-            self.assert_unchecked(t, qid, path.read_bytes())
+            for mail_from in ("a@reject.test", "a@fail.test"):  # our From, either sender
+                reply = send(t, mail_from, message("a@reject.test", extra=forged))
+                check(reply, 250, "2.0.0")
+                qid = ternlib.queue_id(reply)
+                path = ternlib.wait_for(lambda: [p for p in t.maildir("alice") if p.name.startswith(qid)],
+                                        20, what=f"delivery of {qid}")[0]
+                t.wait_log_events("queued", queue_id=qid)
+                self.assert_unchecked(t, qid, path.read_bytes())
+            # A stranger's From (p=reject, SPF fail) from the same host: refused.
+            reply, _ = refused(self, t, "a@fail.test", message("a@relaxed.test"), 550, "5.7.1")
+            # And checked, with its Authentication-Results, when it passes.
+            d = deliver(t, "a@pass.test", message("a@pass.test"))
+            self.assertEqual(d.ar.method("spf")[0].result, "pass")
+            self.assertEqual(d.event["dmarc"], "pass")
 
     def test_authenticated_not_checked(self):
         import testca

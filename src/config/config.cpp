@@ -175,14 +175,28 @@ std::optional<Listener> parse_ip_port(const std::string& text) {
   return parsed;
 }
 
+// A [dns] server as "ip:port": given so, as "[v6]:port", as a bare IP
+// address (port 53, as in resolv.conf), or as unbound's "ip@port".
+std::optional<std::string> dns_server(const std::string& text) {
+  if (parse_ip_port(text)) return text;
+  auto at = text.rfind('@');
+  std::string ip = text.substr(0, at);
+  std::string port = at == std::string::npos ? "53" : text.substr(at + 1);
+  std::string normal = ip.find(':') == std::string::npos ? ip + ":" + port : "[" + ip + "]:" + port;
+  if (!parse_ip_port(normal)) return std::nullopt;
+  return normal;
+}
+
 void read_dns(Reader& r, const toml::node& node, Dns& dns) {
   const auto* t = node.as_table();
   if (!t) return r.fail(node, "'dns' must be a table");
   std::map<std::string, Handler> keys{
       {"servers", [&](auto& n, auto& k) {
          r.strings(n, k, dns.servers);
-         for (const auto& server : dns.servers) {
-           if (!r.error && !parse_ip_port(server)) r.fail(n, fmt::format("'{}' entries must be ip:port", k));
+         for (auto& server : dns.servers) {
+           auto normal = dns_server(server);
+           if (!normal) return r.fail(n, fmt::format("'{}' entries must be IP addresses, as ip:port", k));
+           server = *normal;
          }
        }},
   };

@@ -122,8 +122,9 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[limits]\ndata_timeout = \"0s\"\n", "'limits.data_timeout' must be more than 0");
   expect_error("[outbound]\nmax_connections_per_destination = 0\n",
                "'outbound.max_connections_per_destination' must be an integer >= 1");
-  expect_error("[dns]\nservers = [\"x\"]\n", "'dns.servers' entries must be ip:port");
-  expect_error("[dns]\nservers = [\"dns.example:53\"]\n", "'dns.servers' entries must be ip:port");
+  expect_error("[dns]\nservers = [\"x\"]\n", "'dns.servers' entries must be IP addresses, as ip:port");
+  expect_error("[dns]\nservers = [\"dns.example:53\"]\n", "'dns.servers' entries must be IP addresses, as ip:port");
+  expect_error("[dns]\nservers = [\"127.0.0.1@x\"]\n", "'dns.servers' entries must be IP addresses, as ip:port");
   expect_error("[http]\naddress = \"localhost:9025\"\n", "'http.address' must be ip:port");
   expect_error("[http]\naddress = \"127.0.0.1\"\n", "'http.address' must be ip:port");
   expect_error("[http]\nport = 9025\n", "unknown key 'http.port'");
@@ -297,6 +298,17 @@ TEST(Config, Durations) {
   EXPECT_FALSE(parse_duration("5").has_value());
   EXPECT_FALSE(parse_duration("m").has_value());
   EXPECT_FALSE(parse_duration("-5m").has_value());
+}
+
+// [dns] servers as resolv.conf (a bare address: port 53) or unbound
+// ("ip@port") write them, kept as ip:port.
+TEST(Config, DnsServerForms) {
+  auto c = parse("hostname = \"mx.example.test\"\n[dns]\n"
+                 "servers = [\"127.0.0.1\", \"::1\", \"127.0.0.1@5353\", \"::1@5300\", \"[::1]:54\"]\n",
+                 "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  EXPECT_EQ(c->dns.servers,
+            (std::vector<std::string>{"127.0.0.1:53", "[::1]:53", "127.0.0.1:5353", "[::1]:5300", "[::1]:54"}));
 }
 
 // Issue 18's names: [dkim."domain"] (one selector) or [[dkim."domain"]]

@@ -24,7 +24,8 @@ class Scripted:
             raise AssertionError(f"scripted_smtp.py printed no port: {line!r}")
 
     def messages(self):
-        return [p.read_bytes() for p in sorted(self.dump.iterdir())]
+        # Dot names are files still being written.
+        return [p.read_bytes() for p in sorted(self.dump.iterdir()) if not p.name.startswith(".")]
 
     def envelopes(self):
         """Per message: the dump's envelope lines as {key: [values]}."""

@@ -79,7 +79,10 @@ class Handler:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.dump:
-            path = os.path.join(self.dump, f"msg-{os.getpid()}-{number}")
+            # Written under a dot name, then renamed: a reader never sees
+            # half a file (readers skip dot names).
+            name = f"msg-{os.getpid()}-{number}"
+            path = os.path.join(self.dump, "." + name)
             with open(path, "wb") as f:
                 f.write(f"from {envelope.mail_from}\n".encode())
                 # session.ssl is set by STARTTLS only; implicit TLS shows in the transport.
@@ -92,6 +95,7 @@ class Handler:
                 for r in envelope.rcpt_tos:
                     f.write(f"rcpt {r}\n".encode())
                 f.write(b"\n" + envelope.original_content)
+            os.rename(path, os.path.join(self.dump, name))
         return "250 2.0.0 Queued"
 
 

@@ -105,23 +105,26 @@ asio::awaitable<Result<void>> SpoolHost::decide(const smtp::server::Session& ses
 
 // Mail from other servers is checked (SPF now); our own users' mail is
 // signed instead. Authenticated mail is always our users'. Mail from the
-// relay networks is when it says so: a MAIL FROM domain (here) or From
-// domain (at end of data) we serve or sign for; the rest of it (a host
-// there relaying a stranger's mail) is checked like any other.
+// relay networks is when its From domain is one we serve or sign for
+// (known at end of data: its SPF waits until then); the rest of it (a
+// host there passing on a stranger's mail) is checked like any other.
 asio::awaitable<Result<void>> SpoolHost::decide_mail(const smtp::server::Session& session) {
-  const auto& path = session.policy_path();
   bool authenticated = !session.login().empty();
   from_relay_ = !authenticated && settings_->policy->in_relay_networks(client_ip_);
   signing_ = (authenticated || from_relay_) && has_signing_keys();
-  checking_ = checks_ && !authenticated && !(from_relay_ && !path.null && is_ours(path.mailbox.domain));
-  if (!checking_) co_return Result<void>();
+  checking_ = checks_ && !authenticated;
+  if (!checking_ || from_relay_) co_return Result<void>();
+  co_await check_sender(session.helo(), session.policy_path());
+  co_return Result<void>();
+}
+
+asio::awaitable<void> SpoolHost::check_sender(const std::string& helo_name, const proto::Path& path) {
   // Arguments made first: GCC 12 destroys the temporaries of a co_await
   // expression with a conditional in it at the wrong time (a freed
   // coroutine frame resumed later).
-  std::string helo = session.helo();
+  std::string helo = helo_name;
   std::string mail_from = path.null ? "" : path.mailbox.to_string();
   co_await checks_->check_sender(std::move(helo), std::move(mail_from));
-  co_return Result<void>();
 }
 
 bool SpoolHost::is_ours(std::string_view domain) const {
@@ -147,6 +150,7 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
   }
   std::string added;
   if (checking_ && !relayed_ours()) {
+    if (from_relay_) co_await check_sender(session.helo(), session.envelope().reverse_path);
     auto verdict = co_await checks_->finish(now());
     spdlog::info("event=authentication session={} queue_id={} {}", session_id_, session.queue_id(), verdict.log);
     if (!verdict.reply) co_return verdict.reply;
@@ -157,11 +161,10 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
   co_return writer_->add_headers(added);
 }
 
-// Mail from the relay networks that turned out ours at end of data: we
-// signed it, or its From domain is one we serve.
+// Mail from the relay networks is ours when we serve or sign for its From
+// domain (then it is signed if it has keys, never checked).
 bool SpoolHost::relayed_ours() {
   if (!from_relay_) return false;
-  if (signer_ && !signer_->domain().empty()) return true;
   auto from = checks_->from_domain();
   return from && is_ours(*from);
 }

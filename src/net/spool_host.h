@@ -38,6 +38,7 @@ class SpoolHost : public smtp::server::SessionHost {
  private:
   boost::asio::awaitable<Result<void>> decide_mail(const smtp::server::Session& session);
   boost::asio::awaitable<Result<void>> decide_data(const smtp::server::Session& session);
+  boost::asio::awaitable<void> check_sender(const std::string& helo_name, const proto::Path& path);
   Result<void> store(std::string_view content);
   std::optional<Result<proto::Mailbox>> srs_original(const proto::Mailbox& recipient) const;
   boost::asio::awaitable<Result<std::string>> sign();

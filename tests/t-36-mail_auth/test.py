@@ -457,8 +457,8 @@ class Refusing(unittest.TestCase):
 class NotChecked(unittest.TestCase):
     """Our users' own mail is not checked (no SPF, DKIM or DMARC, no
     Authentication-Results): an authenticated client's, and a relay-network
-    client's that names one of our domains (MAIL FROM or From). A host in
-    the relay networks relaying a stranger's mail is checked."""
+    client's whose From domain is one of ours. A host in the relay networks
+    relaying a stranger's mail is checked."""
 
     def assert_unchecked(self, tern, qid, content):
         ours, _ = peers.authentication_results(content, HOSTNAME)
@@ -479,8 +479,10 @@ class NotChecked(unittest.TestCase):
                                         20, what=f"delivery of {qid}")[0]
                 t.wait_log_events("queued", queue_id=qid)
                 self.assert_unchecked(t, qid, path.read_bytes())
-            # A stranger's From (p=reject, SPF fail) from the same host: refused.
-            reply, _ = refused(self, t, "a@fail.test", message("a@relaxed.test"), 550, "5.7.1")
+            # A stranger's From (p=reject, unaligned) from the same host is
+            # refused, even with one of our domains in MAIL FROM.
+            for mail_from in ("a@fail.test", "a@reject.test"):
+                refused(self, t, mail_from, message("a@relaxed.test"), 550, "5.7.1")
             # And checked, with its Authentication-Results, when it passes.
             d = deliver(t, "a@pass.test", message("a@pass.test"))
             self.assertEqual(d.ar.method("spf")[0].result, "pass")

@@ -14,6 +14,7 @@
 # Environment: MESSAGES (10000) SESSIONS (20) SIZE (2048) TERN_BIN (build/tern)
 #   ONLY=tern|postfix    run one side only (and skip the smtp-sink ceiling row)
 #   TERN_LOG_LEVEL       log_level for tern (info, as a production server logs)
+#   TERN_EXTRA           TOML appended to tern's config (e.g. to turn the mail checks off)
 #   DELIVERY_TIMEOUT     seconds to wait for the last Maildir file after the load (300)
 #   KEEP=1               keep the temp dir (configs, logs, queues, Maildirs)
 # Exit status: 0 when tern ran and delivered everything (Postfix problems are only
@@ -48,7 +49,7 @@ run_load() {
 # ---------------------------------------------------------------- tern
 
 bench_tern() {
-  start_tern '["alice"]'
+  start_tern '["alice"]' "${TERN_EXTRA:-}"
   if ! run_load tern "$tern_port" "$tern_dir/data/mail/example.test/alice/new" "$tern_pid"; then
     rows+=("| $tern_version | ${result_accept:-failed} | FAILED: $result_error | $result_count/$MESSAGES |")
     tern_fail "$result_error"

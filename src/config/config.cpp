@@ -521,6 +521,7 @@ Result<Config> parse(std::string_view text, std::string_view source_name) {
        }},
       {"log_level", [&](auto& n, auto& k) {
          r.string(n, k, config.log_level);
+         if (config.log_level == "warning") config.log_level = "warn";  // syslog's name for it
          static const std::vector<std::string> kLevels{"trace", "debug", "info", "warn",
                                                        "error", "critical", "off"};
          if (std::find(kLevels.begin(), kLevels.end(), config.log_level) == kLevels.end()) {

@@ -300,6 +300,12 @@ TEST(Config, Durations) {
   EXPECT_FALSE(parse_duration("-5m").has_value());
 }
 
+TEST(Config, LogLevelWarningIsWarn) {
+  auto c = parse("hostname = \"mx.example.test\"\nlog_level = \"warning\"\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  EXPECT_EQ(c->log_level, "warn");
+}
+
 // [dns] servers as resolv.conf (a bare address: port 53) or unbound
 // ("ip@port") write them, kept as ip:port.
 TEST(Config, DnsServerForms) {

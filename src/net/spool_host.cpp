@@ -149,7 +149,7 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
     signatures = std::move(*made);
   }
   std::string added;
-  if (checking_ && !relayed_ours()) {
+  if (checking_ && !relayed_ours(session.envelope().reverse_path)) {
     if (from_relay_) co_await check_sender(session.helo(), session.envelope().reverse_path);
     auto verdict = co_await checks_->finish(now());
     spdlog::info("event=authentication session={} queue_id={} {}", session_id_, session.queue_id(), verdict.log);
@@ -162,11 +162,13 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
 }
 
 // Mail from the relay networks is ours when we serve or sign for its From
-// domain (then it is signed if it has keys, never checked).
-bool SpoolHost::relayed_ours() {
+// domain (then it is signed if it has keys, never checked); a message
+// without a From domain (a script's bare note) goes by its MAIL FROM.
+bool SpoolHost::relayed_ours(const proto::Path& reverse_path) {
   if (!from_relay_) return false;
   auto from = checks_->from_domain();
-  return from && is_ours(*from);
+  if (from) return is_ours(*from);
+  return !reverse_path.null && is_ours(reverse_path.mailbox.domain);
 }
 
 // RFC 8617 5.1: our ARC set (on top), sealing our verdict into the chain,

@@ -46,7 +46,7 @@ class SpoolHost : public smtp::server::SessionHost {
   std::string seal(const mailauth::Verdict& verdict);
   bool has_signing_keys() const { return settings_->signing && !settings_->signing->empty(); }
   bool is_ours(std::string_view domain) const;
-  bool relayed_ours();
+  bool relayed_ours(const proto::Path& reverse_path);
 
   const ServerContext& context_;
   SettingsPtr settings_;  // those of the session's start: a reload does not change them

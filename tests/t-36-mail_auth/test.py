@@ -471,8 +471,11 @@ class NotChecked(unittest.TestCase):
         toml = checks_toml(relay='[relay]\nnetworks = ["127.0.0.0/8"]')
         with Tern(users=["alice"], domains=("example.test", "reject.test"), extra_toml=toml) as t:
             forged = b"Authentication-Results: mx.example.test; dmarc=pass\r\n"
-            for mail_from in ("a@reject.test", "a@fail.test"):  # our From, either sender
-                reply = send(t, mail_from, message("a@reject.test", extra=forged))
+            ours = message("a@reject.test", extra=forged)
+            no_from = re.sub(rb"^From: [^\r]*\r\n", b"", message("x@relaxed.test"))
+            # Our From with either sender; no From and our MAIL FROM.
+            for mail_from, msg in (("a@reject.test", ours), ("a@fail.test", ours), ("a@reject.test", no_from)):
+                reply = send(t, mail_from, msg)
                 check(reply, 250, "2.0.0")
                 qid = ternlib.queue_id(reply)
                 path = ternlib.wait_for(lambda: [p for p in t.maildir("alice") if p.name.startswith(qid)],
@@ -487,6 +490,9 @@ class NotChecked(unittest.TestCase):
             d = deliver(t, "a@pass.test", message("a@pass.test"))
             self.assertEqual(d.ar.method("spf")[0].result, "pass")
             self.assertEqual(d.event["dmarc"], "pass")
+            # No From and a stranger's MAIL FROM: checked too.
+            d = deliver(t, "a@pass.test", no_from.replace(b"Message-ID: <", b"Message-ID: <2"))
+            self.assertEqual(d.ar.method("spf")[0].result, "pass")
 
     def test_authenticated_not_checked(self):
         import testca

@@ -139,7 +139,7 @@ std::optional<Error> InboundChecks::spf_action() const {
   return std::nullopt;
 }
 
-asio::awaitable<Verdict> InboundChecks::finish(std::time_t now) {
+asio::awaitable<Verdict> InboundChecks::finish(std::time_t now, bool enforce_dmarc) {
   dns_.set_deadline(std::chrono::steady_clock::now() + options_.timeout);
   Verdict verdict;
   std::vector<dmarc::MethodResult> results;
@@ -181,8 +181,10 @@ asio::awaitable<Verdict> InboundChecks::finish(std::time_t now) {
       auto policy = e.policy ? dmarc::to_string(*e.policy) : std::string_view();
       results.push_back(dmarc::dmarc_result(dmarc_name, e.from_domain, policy,
                                             e.policy ? fmt::format("dis={}", dmarc::to_string(e.disposition)) : ""));
-      if (e.result == dmarc::DmarcResult::kFail && e.disposition == dmarc::Policy::kReject &&
-          options_.dmarc.action_reject == config::Action::kReject) {
+      if (!enforce_dmarc) {
+        // Recorded, not acted on.
+      } else if (e.result == dmarc::DmarcResult::kFail && e.disposition == dmarc::Policy::kReject &&
+                 options_.dmarc.action_reject == config::Action::kReject) {
         // RFC 7489 6.6.3 / 10.3: reject during the SMTP transaction.
         dmarc_error = Error{550, "5.7.1", fmt::format("Rejected by the DMARC policy of {}", e.from_domain),
                             "dmarc=fail " + e.detail};

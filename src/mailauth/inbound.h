@@ -59,8 +59,10 @@ class InboundChecks {
   // The RFC5322.From domain (lower case) once the header section is in;
   // nullopt when there is no single one.
   std::optional<std::string> from_domain();
-  // The message is complete: DKIM keys, DMARC, the verdict.
-  boost::asio::awaitable<Verdict> finish(std::time_t now);
+  // The message is complete: DKIM keys, DMARC, the verdict. With
+  // enforce_dmarc false the DMARC result is recorded but refuses nothing
+  // (a From domain of ours, from a host allowed to send as it).
+  boost::asio::awaitable<Verdict> finish(std::time_t now, bool enforce_dmarc = true);
 
  private:
   struct DkimOutcome;

@@ -88,6 +88,13 @@ TEST_F(InboundTest, DmarcRejectFails) {
   EXPECT_EQ(verdict.reply.error().code, 550);
   EXPECT_EQ(verdict.reply.error().enhanced, "5.7.1");
   EXPECT_EQ(verdict.log, "spf=fail dkim=none dmarc=fail arc=none spf_helo=none");
+  EXPECT_EQ(checks.from_domain(), "example.org");
+
+  // Not enforced (a From domain of ours, from a relay-network host): recorded only.
+  auto recorded = run(checks.finish(0, false));
+  ASSERT_TRUE(recorded.reply.ok()) << recorded.reply.error().text;
+  EXPECT_EQ(recorded.log, verdict.log);
+  EXPECT_NE(recorded.fields.find("dmarc=fail"), std::string::npos) << recorded.fields;
 }
 
 }  // namespace

@@ -105,9 +105,8 @@ asio::awaitable<Result<void>> SpoolHost::decide(const smtp::server::Session& ses
 
 // Mail from other servers is checked (SPF now); our own users' mail is
 // signed instead. Authenticated mail is always our users'. Mail from the
-// relay networks is when its From domain is one we serve or sign for
-// (known at end of data: its SPF waits until then); the rest of it (a
-// host there passing on a stranger's mail) is checked like any other.
+// relay networks is decided at end of data, once From is known (its SPF
+// waits until then): see relayed_identities().
 asio::awaitable<Result<void>> SpoolHost::decide_mail(const smtp::server::Session& session) {
   bool authenticated = !session.login().empty();
   from_relay_ = !authenticated && settings_->policy->in_relay_networks(client_ip_);
@@ -149,9 +148,15 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
     signatures = std::move(*made);
   }
   std::string added;
-  if (checking_ && !relayed_ours(session.envelope().reverse_path)) {
+  bool enforce_dmarc = true;
+  if (checking_ && from_relay_) {
+    auto ours = relayed_identities(session);
+    checking_ = !(ours.from && ours.sender);
+    enforce_dmarc = !ours.from;
+  }
+  if (checking_) {
     if (from_relay_) co_await check_sender(session.helo(), session.envelope().reverse_path);
-    auto verdict = co_await checks_->finish(now());
+    auto verdict = co_await checks_->finish(now(), enforce_dmarc);
     spdlog::info("event=authentication session={} queue_id={} {}", session_id_, session.queue_id(), verdict.log);
     if (!verdict.reply) co_return verdict.reply;
     added = seal(verdict) + verdict.fields;
@@ -161,14 +166,18 @@ asio::awaitable<Result<void>> SpoolHost::decide_data(const smtp::server::Session
   co_return writer_->add_headers(added);
 }
 
-// Mail from the relay networks is ours when we serve or sign for its From
-// domain (then it is signed if it has keys, never checked); a message
-// without a From domain (a script's bare note) goes by its MAIL FROM.
-bool SpoolHost::relayed_ours(const proto::Path& reverse_path) {
-  if (!from_relay_) return false;
+// A relay-network client may send as our domains: its mail is our users'
+// (signed when it has keys, never checked) when both its From domain and
+// its sender are ones we serve or sign for. The sender is SPF's identity
+// (RFC 7208 2.4): the MAIL FROM domain, the HELO name for <>; a message
+// without a From domain (a script's bare note) goes by the sender alone.
+// Otherwise the client passes on someone else's mail, which is checked;
+// DMARC then refuses nothing for a From domain of ours.
+SpoolHost::RelayedIdentities SpoolHost::relayed_identities(const smtp::server::Session& session) {
+  const auto& reverse_path = session.envelope().reverse_path;
+  bool sender = is_ours(reverse_path.null ? session.helo() : reverse_path.mailbox.domain);
   auto from = checks_->from_domain();
-  if (from) return is_ours(*from);
-  return !reverse_path.null && is_ours(reverse_path.mailbox.domain);
+  return {.from = from ? is_ours(*from) : sender, .sender = sender};
 }
 
 // RFC 8617 5.1: our ARC set (on top), sealing our verdict into the chain,

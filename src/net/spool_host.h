@@ -46,7 +46,12 @@ class SpoolHost : public smtp::server::SessionHost {
   std::string seal(const mailauth::Verdict& verdict);
   bool has_signing_keys() const { return settings_->signing && !settings_->signing->empty(); }
   bool is_ours(std::string_view domain) const;
-  bool relayed_ours(const proto::Path& reverse_path);
+  // Which identities of a relay-network client's message are ours.
+  struct RelayedIdentities {
+    bool from;    // the From domain
+    bool sender;  // the MAIL FROM domain, or the HELO name for <>
+  };
+  RelayedIdentities relayed_identities(const smtp::server::Session& session);
 
   const ServerContext& context_;
   SettingsPtr settings_;  // those of the session's start: a reload does not change them

@@ -473,9 +473,11 @@ class NotChecked(unittest.TestCase):
             forged = b"Authentication-Results: mx.example.test; dmarc=pass\r\n"
             ours = message("a@reject.test", extra=forged)
             no_from = re.sub(rb"^From: [^\r]*\r\n", b"", message("x@relaxed.test"))
-            # Our From with either sender; no From and our MAIL FROM.
-            for mail_from, msg in (("a@reject.test", ours), ("a@fail.test", ours), ("a@reject.test", no_from)):
-                reply = send(t, mail_from, msg)
+            # Our From and sender (<>: the HELO name); no From and our sender.
+            for mail_from, msg, helo in (("a@reject.test", ours, "client.sender.test"),
+                                         ("a@reject.test", no_from, "client.sender.test"),
+                                         ("", ours, "reject.test")):
+                reply = send(t, mail_from, msg, helo)
                 check(reply, 250, "2.0.0")
                 qid = ternlib.queue_id(reply)
                 path = ternlib.wait_for(lambda: [p for p in t.maildir("alice") if p.name.startswith(qid)],
@@ -486,13 +488,18 @@ class NotChecked(unittest.TestCase):
             # refused, even with one of our domains in MAIL FROM.
             for mail_from in ("a@fail.test", "a@reject.test"):
                 refused(self, t, mail_from, message("a@relaxed.test"), 550, "5.7.1")
-            # And checked, with its Authentication-Results, when it passes.
+            # Checked, with Authentication-Results, when it passes; and with
+            # a stranger's sender and no From.
             d = deliver(t, "a@pass.test", message("a@pass.test"))
-            self.assertEqual(d.ar.method("spf")[0].result, "pass")
-            self.assertEqual(d.event["dmarc"], "pass")
-            # No From and a stranger's MAIL FROM: checked too.
+            self.assertEqual((d.ar.method("spf")[0].result, d.event["dmarc"]), ("pass", "pass"))
             d = deliver(t, "a@pass.test", no_from.replace(b"Message-ID: <", b"Message-ID: <2"))
             self.assertEqual(d.ar.method("spf")[0].result, "pass")
+            # Our From with a stranger's sender: checked, but the host may
+            # send as our domain, so its failing p=reject refuses nothing.
+            d = deliver(t, "a@fail.test", message("a@reject.test"))
+            self.assertEqual((d.ar.method("spf")[0].result, d.event["dmarc"]), ("fail", "fail"))
+            d = deliver(t, "", message("a@reject.test"), helo="fail.test")
+            self.assertEqual((d.ar.method("spf")[0].result, d.event["dmarc"]), ("fail", "fail"))
 
     def test_authenticated_not_checked(self):
         import testca

@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   warn_if_password_readable(config_path, *config);
+  if (check->parsed() && config->srs.secret_short()) {
+    std::cerr << "tern: warning: [srs] secret has " << config->srs.secret.size() << " characters; use "
+              << tern::config::Srs::kAdvisedSecretSize << " or more\n";
+  }
   if (!user_args.action.empty()) return tern::app::run_user_command(user_args, *config);
   if (!queue_args.action.empty()) return tern::app::run_queue_command(queue_args, *config);
   if (reload->parsed()) return tern::app::run_reload_command(*config);

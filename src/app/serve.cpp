@@ -52,8 +52,6 @@ namespace {
 constexpr std::size_t kDeliveryWorkers = 2;
 // At stop, how long outbound connections may take to finish and say QUIT.
 constexpr auto kOutboundGrace = std::chrono::seconds(2);
-// [srs] secret: shorter is accepted, with a warning at start.
-constexpr std::size_t kSrsSecretAdvised = 16;
 
 // The outbound event loop: remote deliveries and DNS, on a thread of its own.
 // Coroutines still suspended when it stops are destroyed with the
@@ -173,11 +171,9 @@ int serve(const config::Config& config, const std::string& config_path) {
   auto ticket_keys = std::make_shared<net::TicketKeys>();
   auto made = make_settings(config, users, ticket_keys, nullptr);
   if (!made) return start_failed(made.error().text);
-  // The secret is what keeps SRS addresses from being an open relay for
-  // bounces: a short one can be guessed.
-  if (config.srs.enabled() && config.srs.secret.size() < kSrsSecretAdvised) {
+  if (config.srs.secret_short()) {
     spdlog::warn("event=srs_secret_short detail=\"[srs] secret has {} characters; use {} or more\"",
-                 config.srs.secret.size(), kSrsSecretAdvised);
+                 config.srs.secret.size(), config::Srs::kAdvisedSecretSize);
   }
   net::CurrentSettings current(*made);
   // Password checks: one worker, so that hashing (slow on purpose) never

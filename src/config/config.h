@@ -212,6 +212,10 @@ struct Srs {
   std::string domain;  // the rewritten addresses' domain; default: the hostname
   std::chrono::seconds max_age{21 * 86400};  // older SRS addresses are refused
   bool enabled() const { return !secret.empty(); }
+  // The secret is what keeps SRS addresses from being an open relay for
+  // bounces: shorter than this it can be guessed (accepted, with a warning).
+  static constexpr std::size_t kAdvisedSecretSize = 16;
+  bool secret_short() const { return enabled() && secret.size() < kAdvisedSecretSize; }
 };
 
 // ARC (RFC 8617): verify arriving chains; seal forwarded mail.

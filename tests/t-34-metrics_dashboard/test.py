@@ -541,9 +541,8 @@ class MetricsDashboard(unittest.TestCase):
     def test_7_http_off_by_default(self):
         port = ternlib.free_port()
         plain = Tern(users=["alice"])
-        plain.start()
+        plain.start()  # returns once control.sock listens too
         self.addCleanup(plain.stop)
-        wait_for(lambda: (plain.data_dir / "control.sock").exists(), "control.sock")
         self.assertEqual(listening_sockets_of(plain.proc.pid), {plain.port}, "ports tern listens on")
         # and, for contrast, the server with [http] listens on both
         self.assertEqual(listening_sockets_of(self.tern.proc.pid), {self.tern.port, self.http_port})

@@ -10,9 +10,12 @@ smarthost), on loopback:
 - a bounce to that SRS0 address, from any client, goes back to the original
   sender (reverse SRS), whatever the case of the address;
 - a forged SRS address (bad hash) gets 550 5.1.1 at RCPT and nothing is sent;
-- without [srs], forwarded mail keeps its sender.
+- without [srs], forwarded mail keeps its sender;
+- a short secret is accepted: `tern check-config` warns on stderr (exit 0),
+  `tern serve` logs event=srs_secret_short and rewrites as usual.
 """
 import os
+import subprocess
 import sys
 import unittest
 
@@ -26,7 +29,7 @@ FORWARDED = "Subject: forwarded\r\n\r\nhello\r\n"
 
 
 class Srs(unittest.TestCase):
-    def start(self, srs=True):
+    def start(self, srs=True, secret=SECRET):
         hop = Scripted()
         self.addCleanup(hop.stop)
         tern = Tern(users=["alice"], domains=["example.test"], hostname="mx.example.test")
@@ -34,7 +37,7 @@ class Srs(unittest.TestCase):
         aliases.write_text("fwd: friend@elsewhere.test\n")
         tern.local_extra = f"aliases = {ternlib.toml_value(str(aliases))}"
         tern.extra_toml = (f'[relay]\nnetworks = []\nsmarthost = "127.0.0.1:{hop.port}"\n'
-                           + (f'[srs]\nsecret = "{SECRET}"\ndomain = "fwd.example.test"\n' if srs else ""))
+                           + (f'[srs]\nsecret = "{secret}"\ndomain = "fwd.example.test"\n' if srs else ""))
         tern.start()
         self.addCleanup(tern.stop)
         return tern, hop
@@ -78,6 +81,16 @@ class Srs(unittest.TestCase):
         self.assertTrue(froms[1].startswith("SRS0="), froms)
         tern.wait_maildir_count("alice", 1)
         self.assertIn(b"Return-Path: <sender@origin.test>", tern.maildir("alice")[0].read_bytes())
+
+    def test_short_secret_warned_about(self):
+        tern, hop = self.start(secret="s3cret")
+        checked = subprocess.run([ternlib.tern_bin(), "check-config", "--config", str(tern.config_path)],
+                                 capture_output=True, text=True, timeout=30)
+        self.assertEqual(checked.returncode, 0, checked.stderr)
+        self.assertIn("[srs] secret has 6 characters", checked.stderr)
+        tern.wait_log_events("srs_secret_short")
+        check(ternlib.send_mail(tern.port, "sender@origin.test", ["fwd@example.test"], FORWARDED), 250)
+        self.assertTrue(self.wait_messages(hop, 1)[0]["from"][0].startswith("SRS0="))
 
     def test_without_srs_the_sender_is_kept(self):
         tern, hop = self.start(srs=False)
